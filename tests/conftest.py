@@ -1,0 +1,34 @@
+import pytest
+from django.core.cache import cache
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Each test starts with no compiled config cached."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def admin_user(django_user_model):
+    return django_user_model.objects.create_superuser(
+        "admin", "admin@example.com", "admin", first_name="Alex"
+    )
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+@pytest.fixture
+def demo(db):
+    """The example site's demo content: pages, inboxes, a published chatflow."""
+    from django.core.management import call_command
+
+    call_command("load_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    from example_site.home.models import HomePage
+
+    return HomePage.objects.get()

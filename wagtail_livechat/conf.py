@@ -1,0 +1,42 @@
+"""Settings of the app, with their defaults, read in one place.
+
+Every name is ``WAGTAIL_LIVECHAT_<NAME>`` in Django settings; read them as
+``conf.NAME`` so that ``override_settings`` in tests is honoured.
+"""
+
+from django.conf import settings
+
+DEFAULTS = {
+    # Cache alias that holds the compiled targeting rules and page facts.
+    "CACHE": "default",
+    # How long the compiled rules stay cached; changes invalidate them at once.
+    "CACHE_TIMEOUT": 60 * 60,
+    # Longest URL the config endpoint accepts from the widget.
+    "MAX_URL_LENGTH": 2048,
+    # Longest chat message a visitor or an agent may send, in characters.
+    "MAX_MESSAGE_LENGTH": 4000,
+    # Largest websocket frame accepted, in bytes.
+    "MAX_FRAME_BYTES": 16 * 1024,
+    # Messages a visitor may send per minute before frames are refused.
+    "VISITOR_RATE_PER_MINUTE": 30,
+    # Origins allowed to open the visitor websocket; None means ALLOWED_HOSTS.
+    "ALLOWED_ORIGINS": None,
+    # Name of the first-party cookie set only once a visitor starts chatting.
+    "VISITOR_COOKIE": "livechat_visitor",
+    # Lifetime of the visitor identity, in seconds (a year).
+    "VISITOR_MAX_AGE": 365 * 24 * 60 * 60,
+    # Sender of notification and transcript emails; None: DEFAULT_FROM_EMAIL.
+    "FROM_EMAIL": None,
+    # Defer loading the widget until window.WagtailLivechat.load() is called.
+    "DEFER": False,
+}
+
+
+class _Conf:
+    def __getattr__(self, name):
+        if name not in DEFAULTS:
+            raise AttributeError(name)
+        return getattr(settings, f"WAGTAIL_LIVECHAT_{name}", DEFAULTS[name])
+
+
+conf = _Conf()

@@ -1,0 +1,23 @@
+"""The models of wagtail_livechat, one module per concept.
+
+Import them from ``wagtail_livechat.models``. Inside the package, dependencies
+point one way: ``inbox`` knows nothing else, ``chatflow`` knows ``inbox``,
+``targeting`` knows ``chatflow``, ``page`` knows ``chatflow``; the
+conversation side (``contact``, ``conversation``) may know all of those, and
+none of those knows it.
+"""
+
+from .chatflow import Chatflow
+from .inbox import Inbox, OfficeHours
+from .page import LivechatPageMixin
+from .targeting import QueryRule, UrlRule, VisitorFilter
+
+__all__ = [
+    "Chatflow",
+    "Inbox",
+    "LivechatPageMixin",
+    "OfficeHours",
+    "QueryRule",
+    "UrlRule",
+    "VisitorFilter",
+]

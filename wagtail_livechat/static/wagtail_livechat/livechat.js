@@ -1,0 +1,160 @@
+/* wagtail_livechat loader: asks which chatflow applies to this visit and shows
+ * its launcher. It stores nothing and opens no socket: the chat itself
+ * (chat.js) loads only when the visitor interacts. Keep this file tiny. */
+(() => {
+  const d = document;
+  const w = window;
+  const el = d.getElementById("wagtail-livechat");
+  if (!el || w.WagtailLivechat) return;
+  const boot = JSON.parse(el.textContent);
+  const listeners = {};
+  let cfg = null;
+  let host = null;
+  let root = null;
+  let chat = null;
+  let state = "idle";
+
+  const emit = (name, detail) => (listeners[name] || []).forEach((fn) => fn(detail));
+  const h = (tag, attrs = {}, ...kids) => {
+    const node = d.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) {
+      if (k === "text") node.textContent = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v);
+    }
+    node.append(...kids);
+    return node;
+  };
+
+  const device = () => {
+    const width = w.innerWidth;
+    if (width < 768) return "mobile";
+    return width < 1200 && w.matchMedia("(pointer:coarse)").matches ? "tablet" : "desktop";
+  };
+
+  async function fetchConfig() {
+    if (boot.chatflow) return boot.chatflow; // preview: configured inline
+    const q = new URLSearchParams({ url: location.href, device: device(), ref: d.referrer });
+    if (boot.page) q.set("page", boot.page);
+    if (navigator.language) q.set("lang", navigator.language);
+    const res = await fetch(`${boot.config}?${q}`, { credentials: "same-origin" });
+    if (!res.ok) throw new Error(`livechat config: ${res.status}`);
+    return (await res.json()).chatflow;
+  }
+
+  const CSS = `:host{all:initial}*{box-sizing:border-box;font:15px/1.4 system-ui,sans-serif}
+.l{position:fixed;bottom:20px;z-index:2147483000;display:flex;flex-direction:column;gap:10px}
+.right{right:20px;align-items:flex-end}.left{left:20px;align-items:flex-start}
+.btn{width:56px;height:56px;border:0;border-radius:50%;background:var(--c);color:#fff;cursor:pointer;box-shadow:0 4px 14px #0004}
+.btn svg{width:28px;height:28px;fill:currentColor}
+:focus-visible{outline:3px solid #1a1a1a;outline-offset:2px}
+.p{position:relative;max-width:280px;background:#fff;color:#1a1a1a;border-radius:12px;padding:12px 34px 12px 14px;box-shadow:0 4px 18px #0003}
+.p p{margin:0}.p .x{position:absolute;top:4px;right:4px;border:0;background:none;font-size:20px;line-height:1;cursor:pointer;padding:4px 8px;color:#555}
+.p .o{all:unset;cursor:pointer;display:block}`;
+
+  function render() {
+    host = h("div", { id: "wagtail-livechat-root" });
+    root = host.attachShadow({ mode: "open" });
+    const s = cfg.strings;
+    const wrap = h("div", { class: `l ${cfg.position}`, style: `--c:${cfg.color}` });
+    const launcher = h("button", {
+      class: "btn",
+      type: "button",
+      "aria-label": s.open,
+      "aria-expanded": "false",
+      onclick: () => (state === "open" ? api.close() : api.open()),
+    });
+    launcher.innerHTML =
+      '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 3h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z"/></svg>';
+    const mode = device() === "mobile" ? cfg.mobile : cfg.desktop.behaviour;
+    if (mode !== "launcher" && !boot.chatflow) {
+      const text = h("div", { class: "o", role: "button", tabindex: "0", onclick: () => api.open() });
+      text.innerHTML = cfg.welcome; // editor-made rich text, sanitised by Wagtail
+      text.addEventListener("keydown", (e) => e.key === "Enter" && api.open());
+      const prompt = h("div", { class: "p", role: "status" }, text,
+        h("button", { class: "x", type: "button", "aria-label": s.dismiss, text: "×", onclick: () => prompt.remove() }));
+      wrap.append(prompt);
+    }
+    wrap.append(launcher);
+    root.append(h("style", { text: CSS }), wrap);
+    d.body.append(host);
+    if (mode === "prompt_and_open") arm(cfg.desktop);
+    state = "ready";
+    if (boot.chatflow) api.open(); // preview shows the opened chat
+  }
+
+  /* Open the chat once when the chatflow's trigger fires. */
+  function arm(t) {
+    const fire = () => {
+      off();
+      if (state === "ready") api.open();
+    };
+    const onExit = (e) => e.clientY <= 0 && !e.relatedTarget && fire();
+    const onScroll = () => {
+      const max = d.documentElement.scrollHeight - w.innerHeight;
+      if (max <= 0 || (w.scrollY / max) * 100 >= t.scroll) fire();
+    };
+    const timer = t.trigger === "time_on_page" ? setTimeout(fire, t.seconds * 1000) : 0;
+    const off = () => {
+      clearTimeout(timer);
+      d.removeEventListener("mouseout", onExit);
+      w.removeEventListener("scroll", onScroll);
+    };
+    if (t.trigger === "exit_intent") d.addEventListener("mouseout", onExit);
+    if (t.trigger === "scroll") w.addEventListener("scroll", onScroll, { passive: true });
+  }
+
+  const api = {
+    async load() {
+      if (state !== "idle") return;
+      state = "loading";
+      try {
+        cfg = await fetchConfig();
+      } catch (err) {
+        state = "idle";
+        throw err;
+      }
+      if (!cfg) {
+        state = "none";
+        return;
+      }
+      render();
+    },
+    async open() {
+      if (!root || state === "open") return;
+      state = "open";
+      root.querySelector(".p")?.remove();
+      root.querySelector(".btn").setAttribute("aria-expanded", "true");
+      if (!chat) chat = (await import(boot.chat)).mount({ root, cfg, boot, emit });
+      chat.open();
+    },
+    close() {
+      if (state !== "open") return;
+      state = "ready";
+      chat.close();
+      const btn = root.querySelector(".btn");
+      btn.setAttribute("aria-expanded", "false");
+      btn.focus();
+    },
+    remove() {
+      chat?.destroy?.();
+      host?.remove();
+      host = root = chat = cfg = null;
+      state = "idle";
+    },
+    async refresh() {
+      api.remove();
+      await api.load();
+    },
+    status: () => ({ state, chatflow: cfg && cfg.id, online: !!(cfg && cfg.online) }),
+    on(name, fn) {
+      (listeners[name] = listeners[name] || []).push(fn);
+    },
+  };
+  w.WagtailLivechat = api;
+  if (!boot.defer) {
+    const start = () => api.load().catch((err) => console.warn(err));
+    if (d.readyState === "loading") d.addEventListener("DOMContentLoaded", start);
+    else start();
+  }
+})();

@@ -1,0 +1,11 @@
+"""Public URLs of the widget: include under any prefix, e.g. ``livechat/``."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "wagtail_livechat"
+
+urlpatterns = [
+    path("config/", views.chatflow_config, name="config"),
+]

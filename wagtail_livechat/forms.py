@@ -95,3 +95,8 @@ class ConfigQueryForm(forms.Form):
         if not url.startswith(("http://", "https://")):
             raise forms.ValidationError("Only http and https URLs are accepted.")
         return url
+
+
+class SearchForm(forms.Form):
+    chatflow = forms.IntegerField(min_value=1, max_value=2**31 - 1)
+    q = forms.CharField(min_length=2, max_length=200, strip=True)

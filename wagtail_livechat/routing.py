@@ -13,10 +13,15 @@ from channels.auth import AuthMiddlewareStack
 from channels.routing import URLRouter
 from channels.security.websocket import OriginValidator
 from django.conf import settings
+from django.urls import path
 
 from .conf import conf
+from .consumers import AgentConsumer, VisitorConsumer
 
-websocket_urlpatterns = []
+websocket_urlpatterns = [
+    path("ws/livechat/visitor/", VisitorConsumer.as_asgi()),
+    path("ws/livechat/agent/", AgentConsumer.as_asgi()),
+]
 
 
 def allowed_origins():

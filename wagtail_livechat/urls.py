@@ -8,4 +8,6 @@ app_name = "wagtail_livechat"
 
 urlpatterns = [
     path("config/", views.chatflow_config, name="config"),
+    path("visitor/", views.start_visitor, name="visitor"),
+    path("search/", views.knowledge_base_search, name="search"),
 ]

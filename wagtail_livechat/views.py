@@ -1,27 +1,43 @@
 """Public HTTP endpoints of the widget."""
 
-from django.http import JsonResponse
-from django.views.decorators.http import require_GET
+from urllib.parse import urlsplit
 
-from . import config, targeting
-from .forms import ConfigQueryForm
+from django.http import JsonResponse
+from django.utils.http import is_same_domain
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+from wagtail.models import Page
+
+from . import config, identity, targeting
+from .conf import conf
+from .consumers import allow
+from .forms import ConfigQueryForm, SearchForm
+from .models import Chatflow, Visitor
+from .routing import allowed_origins
+
+SEARCH_RESULTS = 5
 
 
 def _error(message, status=400, **extra):
     return JsonResponse({"error": message, **extra}, status=status)
 
 
+def _visitor_key(request):
+    return identity.unsign(request.COOKIES.get(conf.VISITOR_COOKIE))
+
+
 def visitor_facts(request, needed: frozenset) -> dict:
     """Facts about the visitor that only the server knows. Each is computed
-    only if some published chatflow filters on it: ``logged_in`` costs a
-    session lookup, which a warm request must not pay for nothing."""
+    only if some published chatflow filters on it, so that a warm request
+    from a visitor who never chatted costs no query."""
     facts = {}
     if "logged_in" in needed:
         facts["logged_in"] = request.user.is_authenticated
     if "contact" in needed:
-        # A visitor without the chat's identity cookie has never chatted,
-        # so is not a known contact.
-        facts["contact"] = False
+        key = _visitor_key(request)
+        facts["contact"] = bool(
+            key and Visitor.objects.filter(key=key, contact__isnull=False).exists()
+        )
     return facts
 
 
@@ -64,6 +80,65 @@ def chatflow_config(request):
     )
     chosen = targeting.choose(snap.candidates, visit, choice)
     payload = config.visible_payload(snap.by_id[chosen]) if chosen else None
+    if payload is not None and conf.VISITOR_COOKIE in request.COOKIES:
+        # A visitor who has chatted before: the widget reconnects at once so
+        # that replies and their current page reach the inbox while they browse.
+        payload["resume"] = _visitor_key(request) is not None
     response = JsonResponse({"chatflow": payload})
     response["Cache-Control"] = "no-store"
     return response
+
+
+def _origin_allowed(request) -> bool:
+    """The same check as the websockets' ``OriginValidator``: the page's own
+    host, or one of the allowed origins."""
+    origin = urlsplit(request.headers.get("Origin", ""))
+    if not origin.netloc:
+        return False
+    if origin.netloc == request.get_host():
+        return True
+    return any(p == "*" or is_same_domain(origin.hostname or "", p) for p in allowed_origins())
+
+
+@csrf_exempt  # pages may come from a cache without a token; the Origin is checked instead
+@require_POST
+def start_visitor(request):
+    """Give the visitor an identity, on their first message only (consent
+    first: nothing is stored in the browser before that)."""
+    if not _origin_allowed(request):
+        return _error("forbidden_origin", status=403)
+    key = _visitor_key(request)
+    if key and Visitor.objects.filter(key=key).exists():
+        return JsonResponse({"visitor": True})
+    ip = request.META.get("REMOTE_ADDR", "")
+    if not allow(f"start:{ip}", 20):
+        return _error("rate_limited", status=429)
+    visitor = Visitor.objects.create()
+    response = JsonResponse({"visitor": True}, status=201)
+    identity.set_cookie(response, visitor.key, secure=request.is_secure())
+    return response
+
+
+@require_GET
+def knowledge_base_search(request):
+    """Search the live pages under a published chatflow's knowledge base."""
+    form = SearchForm(request.GET)
+    if not form.is_valid():
+        return _error("invalid", fields=form.errors.get_json_data())
+    chatflow = (
+        Chatflow.objects.filter(
+            pk=form.cleaned_data["chatflow"], live=True, chat_type=Chatflow.ChatType.KNOWLEDGE_BASE
+        )
+        .select_related("knowledge_base_root")
+        .first()
+    )
+    if chatflow is None or chatflow.knowledge_base_root is None:
+        return _error("unknown_chatflow", status=404)
+    pages = (
+        Page.objects.live()
+        .public()
+        .descendant_of(chatflow.knowledge_base_root)
+        .search(form.cleaned_data["q"])[:SEARCH_RESULTS]
+    )
+    results = [{"title": p.title, "url": p.get_url(request)} for p in pages]
+    return JsonResponse({"results": results})

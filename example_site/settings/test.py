@@ -1,4 +1,5 @@
 import os
+import tempfile
 
 from .base import *  # noqa: F403
 from .base import DATABASES
@@ -6,13 +7,15 @@ from .base import DATABASES
 SECRET_KEY = "tests-not-secret"  # noqa: S105
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+ALLOWED_HOSTS = ["*"]
 if not os.environ.get("DATABASE_URL"):
-    DATABASES["default"]["NAME"] = ":memory:"
-    DATABASES["default"]["TEST"] = (
-        {"NAME": os.environ.get("SQLITE_TEST_PATH")} if os.environ.get("SQLITE_TEST_PATH") else {}
-    )
+    # A file, not :memory:, so that a live ASGI server in another process
+    # (ChannelsLiveServerTestCase, the browser tests) sees the same data.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.path.join(tempfile.gettempdir(), f"livechat-test-{os.getpid()}.sqlite3")
+    }
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-ALLOWED_HOSTS = ["*"]
+MEDIA_ROOT = os.path.join(tempfile.gettempdir(), "livechat-test-media")

@@ -1,0 +1,530 @@
+"""The websocket protocol, end to end through the ASGI stack (origin check,
+auth, routing) with Channels' WebsocketCommunicator."""
+
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+from django.core import mail
+from django.test import override_settings
+
+from tests.livechat_factories import add_members, make_agent, make_chatflow, make_inbox
+from wagtail_livechat import identity
+from wagtail_livechat.models import Contact, Conversation, Message, Visitor
+from wagtail_livechat.routing import websocket_application
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+ORIGIN = (b"origin", b"http://testserver")
+
+
+def session_cookie(user):
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
+
+
+async def connect(path, cookie=None, origin=ORIGIN, app=None):
+    headers = [origin] if origin else []
+    if cookie:
+        headers.append((b"cookie", cookie.encode()))
+    communicator = WebsocketCommunicator(app or websocket_application(), path, headers=headers)
+    connected, code = await communicator.connect()
+    return communicator, connected, code
+
+
+async def visitor_socket(visitor=None, chatflow=None, after=0):
+    cookie = f"livechat_visitor={identity.sign(visitor.key)}" if visitor else None
+    ws, connected, _ = await connect("/ws/livechat/visitor/", cookie)
+    assert connected
+    await ws.send_json_to(
+        {
+            "type": "hello",
+            "after": after,
+            "chatflow": chatflow.pk if chatflow else None,
+            "page": {"url": "http://testserver/pricing/", "title": "Pricing", "id": None},
+        }
+    )
+    welcome = await ws.receive_json_from()
+    assert welcome["type"] == "welcome"
+    return ws, welcome
+
+
+async def agent_socket(user):
+    ws, connected, _ = await connect(
+        "/ws/livechat/agent/", await sync_to_async(session_cookie)(user)
+    )
+    assert connected
+    await ws.send_json_to({"type": "hello"})
+    welcome = await ws.receive_json_from()
+    assert welcome["type"] == "agent_welcome"
+    return ws, welcome
+
+
+async def receive_until(ws, kind, timeout=2):
+    """Frames until one of ``kind``; returns (that frame, the others)."""
+    others = []
+    while True:
+        frame = await ws.receive_json_from(timeout=timeout)
+        if frame["type"] == kind:
+            return frame, others
+        others.append(frame)
+
+
+@pytest.fixture
+def setup(db):
+    agent = make_agent("alex", first_name="Alex")
+    inbox = make_inbox(members=[agent])
+    chatflow = make_chatflow(inbox)
+    visitor = Visitor.objects.create()
+    return agent, inbox, chatflow, visitor
+
+
+def db(fn, *args, **kwargs):
+    return sync_to_async(fn)(*args, **kwargs)
+
+
+async def test_visitor_message_reaches_agent_and_is_stored_before_ack(setup):
+    agent, inbox, chatflow, visitor = setup
+    agent_ws, welcome = await agent_socket(agent)
+    assert welcome["inboxes"] == [{"id": inbox.pk, "name": "Sales"}]
+    ws, welcome = await visitor_socket(visitor, chatflow)
+    assert (
+        welcome["visitor"] is True and welcome["conversation"] is None and welcome["online"] is True
+    )
+
+    await ws.send_json_to({"type": "message", "id": "client-0001", "body": "Hello <b>there</b>"})
+    ack = await ws.receive_json_from()
+    assert ack["type"] == "ack" and ack["id"] == "client-0001"
+    assert ack["message"]["seq"] == 1 and ack["message"]["body"] == "Hello <b>there</b>"
+    stored = await db(lambda: list(Message.objects.values_list("body", "seq", "client_id")))
+    assert stored == [("Hello <b>there</b>", 1, "client-0001")]
+
+    update, _ = await receive_until(agent_ws, "conversation")
+    assert update["conversation"]["unread"] == 1
+    assert update["conversation"]["last_message"] == "Hello <b>there</b>"
+    assert update["conversation"]["visitor_page"]["url"] == "http://testserver/pricing/"
+    await ws.disconnect()
+    await agent_ws.disconnect()
+
+
+async def test_agent_reply_reaches_visitor_and_notes_do_not(setup):
+    agent, inbox, chatflow, visitor = setup
+    ws, _ = await visitor_socket(visitor, chatflow)
+    await ws.send_json_to({"type": "message", "id": "client-0001", "body": "Hi"})
+    await receive_until(ws, "ack")
+    conversation = await db(lambda: Conversation.objects.get())
+
+    agent_ws, _ = await agent_socket(agent)
+    await agent_ws.send_json_to({"type": "open", "conversation": conversation.pk, "after": 0})
+    history, _ = await receive_until(agent_ws, "history")
+    assert [m["body"] for m in history["messages"]] == ["Hi"]
+    assert history["context"]["page"]["url"] == "http://testserver/pricing/"
+
+    await agent_ws.send_json_to(
+        {
+            "type": "message",
+            "conversation": conversation.pk,
+            "id": "agent-note-1",
+            "body": "VIP",
+            "note": True,
+        }
+    )
+    ack, _ = await receive_until(agent_ws, "ack")
+    assert ack["message"]["note"] is True
+    await agent_ws.send_json_to(
+        {"type": "message", "conversation": conversation.pk, "id": "agent-rep-1", "body": "Hello!"}
+    )
+    await receive_until(agent_ws, "ack")
+
+    frame, skipped = await receive_until(ws, "message")
+    assert frame["message"]["body"] == "Hello!" and frame["message"]["author"] == "agent"
+    assert frame["message"]["name"] == "Alex"
+    assert all(f.get("message", {}).get("body") != "VIP" for f in skipped)
+    conversation = await db(lambda: Conversation.objects.get())
+    assert conversation.assignee_id == agent.pk  # answering assigns
+    await ws.disconnect()
+    await agent_ws.disconnect()
+
+
+async def test_resend_with_same_client_id_creates_no_duplicate(setup):
+    _agent, _inbox, chatflow, visitor = setup
+    ws, _ = await visitor_socket(visitor, chatflow)
+    await ws.send_json_to({"type": "message", "id": "client-dupe", "body": "Once"})
+    first, _ = await receive_until(ws, "ack")
+    await ws.disconnect()
+
+    ws, _ = await visitor_socket(visitor, chatflow, after=0)
+    await ws.send_json_to({"type": "message", "id": "client-dupe", "body": "Once"})
+    second, _ = await receive_until(ws, "ack")
+    assert second["message"]["seq"] == first["message"]["seq"]
+    assert await db(lambda: Message.objects.count()) == 1
+    await ws.disconnect()
+
+
+async def test_reconnect_resyncs_everything_after_last_seen(setup):
+    agent, _inbox, chatflow, visitor = setup
+    ws, _ = await visitor_socket(visitor, chatflow)
+    for i in range(3):
+        await ws.send_json_to({"type": "message", "id": f"client-{i:04}", "body": f"m{i}"})
+        await receive_until(ws, "ack")
+    await ws.disconnect()
+    conversation = await db(lambda: Conversation.objects.get())
+    # While the visitor is away, an agent answers twice.
+    from wagtail_livechat import conversations
+
+    for i in range(2):
+        await db(
+            conversations.post_agent_message,
+            agent,
+            conversation.pk,
+            client_id=f"agent-{i:04}",
+            body=f"a{i}",
+        )
+
+    ws, welcome = await visitor_socket(visitor, chatflow, after=2)
+    assert [(m["seq"], m["body"]) for m in welcome["messages"]] == [(3, "m2"), (4, "a0"), (5, "a1")]
+    assert welcome["conversation"]["id"] == conversation.pk
+    await ws.disconnect()
+
+
+async def test_ping_repairs_a_lost_notification(setup):
+    agent, _inbox, chatflow, visitor = setup
+    ws, _ = await visitor_socket(visitor, chatflow)
+    await ws.send_json_to({"type": "message", "id": "client-0001", "body": "Hi"})
+    await receive_until(ws, "ack")
+    conversation = await db(lambda: Conversation.objects.get())
+    # Store an agent message without any notification, as if Redis dropped it.
+    from wagtail_livechat import conversations
+
+    await db(
+        conversations._append,
+        conversation,
+        author="agent",
+        body="lost?",
+        sender=f"u{agent.pk}",
+        client_id="agent-lost",
+        user=agent,
+    )
+    await ws.send_json_to({"type": "ping"})
+    frame, _ = await receive_until(ws, "message")
+    assert frame["message"]["body"] == "lost?"
+    await receive_until(ws, "pong")
+    await ws.disconnect()
+
+
+async def test_message_without_identity_is_refused(setup):
+    _agent, _inbox, chatflow, _visitor = setup
+    ws, welcome = await visitor_socket(None, chatflow)
+    assert welcome["visitor"] is False
+    await ws.send_json_to({"type": "message", "id": "client-0001", "body": "Hi"})
+    error = await ws.receive_json_from()
+    assert error == {
+        "type": "error",
+        "code": "identify",
+        "message": error["message"],
+        "id": "client-0001",
+    }
+    assert await db(lambda: Message.objects.count()) == 0
+    await ws.disconnect()
+
+
+async def test_forged_cookie_is_anonymous(setup):
+    _agent, _inbox, chatflow, visitor = setup
+    ws, connected, _ = await connect(
+        "/ws/livechat/visitor/", f"livechat_visitor={visitor.key}:forged"
+    )
+    await ws.send_json_to({"type": "hello", "chatflow": chatflow.pk})
+    welcome = await ws.receive_json_from()
+    assert welcome["visitor"] is False
+    await ws.disconnect()
+
+
+async def test_visitor_sees_only_their_own_conversation(setup):
+    agent, _inbox, chatflow, visitor = setup
+    other = await db(Visitor.objects.create)
+    ws, _ = await visitor_socket(visitor, chatflow)
+    await ws.send_json_to({"type": "message", "id": "client-mine", "body": "mine"})
+    await receive_until(ws, "ack")
+    other_ws, welcome = await visitor_socket(other, chatflow)
+    assert welcome["conversation"] is None and welcome["messages"] == []
+    await other_ws.send_json_to({"type": "message", "id": "client-other", "body": "theirs"})
+    ack, _ = await receive_until(other_ws, "ack")
+    assert (
+        ack["message"]["conversation"]
+        != (await db(lambda: Conversation.objects.get(visitor=visitor))).pk
+    )
+    # The first visitor is told nothing of the other's message.
+    assert await ws.receive_nothing(timeout=0.5)
+    await ws.disconnect()
+    await other_ws.disconnect()
+
+
+async def test_bad_frames_get_error_frames_not_a_crash(setup):
+    _agent, _inbox, chatflow, visitor = setup
+    ws, _ = await visitor_socket(visitor, chatflow)
+    for text in [
+        "nope",
+        "[]",
+        json.dumps({"type": "assign", "conversation": 1, "user": 1}),
+        json.dumps({"type": "message", "id": "client-0001", "body": "x" * 5000}),
+    ]:
+        await ws.send_to(text_data=text)
+        frame = await ws.receive_json_from()
+        assert frame["type"] == "error"
+    await ws.send_json_to({"type": "ping"})
+    assert (await ws.receive_json_from())["type"] == "pong"
+    await ws.disconnect()
+
+
+async def test_oversized_frame_closes_with_1009(setup):
+    _agent, _inbox, chatflow, visitor = setup
+    ws, _ = await visitor_socket(visitor, chatflow)
+    await ws.send_to(text_data="x" * (17 * 1024))
+    assert await ws.receive_output() == {"type": "websocket.close", "code": 1009}
+
+
+@override_settings(WAGTAIL_LIVECHAT_VISITOR_RATE_PER_MINUTE=3)
+async def test_visitor_rate_limit(setup):
+    _agent, _inbox, chatflow, visitor = setup
+    ws, _ = await visitor_socket(visitor, chatflow)
+    codes = []
+    for i in range(5):
+        await ws.send_json_to({"type": "message", "id": f"client-{i:04}", "body": "spam"})
+        frame, _ = await receive_until_any(ws, {"ack", "error"})
+        codes.append(frame.get("code", "ack"))
+    assert codes == ["ack", "ack", "ack", "rate_limited", "rate_limited"]
+    assert await db(lambda: Message.objects.count()) == 3
+    await ws.disconnect()
+
+
+async def receive_until_any(ws, kinds):
+    others = []
+    while True:
+        frame = await ws.receive_json_from()
+        if frame["type"] in kinds:
+            return frame, others
+        others.append(frame)
+
+
+async def test_foreign_origin_is_refused(setup):
+    _ws, connected, _ = await connect(
+        "/ws/livechat/visitor/",
+        origin=(b"origin", b"http://evil.example"),
+        app=await sync_to_async(
+            lambda: (
+                override_settings(WAGTAIL_LIVECHAT_ALLOWED_ORIGINS=["testserver"]).__enter__()
+                or websocket_application()
+            )
+        )(),
+    )
+    assert connected is False
+
+
+async def test_anonymous_agent_socket_is_closed_4001(setup):
+    ws, connected, _ = await connect("/ws/livechat/agent/")
+    assert connected
+    assert await ws.receive_output() == {"type": "websocket.close", "code": 4001}
+
+
+async def test_user_without_inbox_is_closed_4003(setup):
+    outsider = await db(make_agent, "outsider")
+    ws, connected, _ = await connect("/ws/livechat/agent/", await db(session_cookie, outsider))
+    assert await ws.receive_output() == {"type": "websocket.close", "code": 4003}
+
+
+async def test_agent_cannot_reach_another_inbox(setup):
+    agent, _inbox, chatflow, visitor = setup
+    ws, _ = await visitor_socket(visitor, chatflow)
+    await ws.send_json_to({"type": "message", "id": "client-0001", "body": "Hi"})
+    await receive_until(ws, "ack")
+    conversation = await db(lambda: Conversation.objects.get())
+    other = await db(make_agent, "bea")
+    await db(make_inbox, "Support", members=[other])
+    bea_ws, _ = await agent_socket(other)
+    for frame in [
+        {"type": "open", "conversation": conversation.pk},
+        {"type": "message", "conversation": conversation.pk, "id": "bea-00001", "body": "sneaky"},
+        {"type": "assign", "conversation": conversation.pk, "user": other.pk},
+        {"type": "close", "conversation": conversation.pk},
+        {"type": "typing", "conversation": conversation.pk, "on": True},
+    ]:
+        await bea_ws.send_json_to(frame)
+        error = await bea_ws.receive_json_from()
+        assert error["type"] == "error" and error["code"] == "forbidden", frame
+    assert await db(lambda: Message.objects.count()) == 1
+    await ws.disconnect()
+    await bea_ws.disconnect()
+
+
+async def test_assign_close_reopen_and_visitor_reopens(setup):
+    agent, inbox, chatflow, visitor = setup
+    colleague = await db(make_agent, "sam")
+    await db(add_members, inbox, colleague)
+    ws, _ = await visitor_socket(visitor, chatflow)
+    await ws.send_json_to({"type": "message", "id": "client-0001", "body": "Hi"})
+    await receive_until(ws, "ack")
+    conversation = await db(lambda: Conversation.objects.get())
+    agent_ws, _ = await agent_socket(agent)
+
+    await agent_ws.send_json_to(
+        {"type": "assign", "conversation": conversation.pk, "user": colleague.pk}
+    )
+    frame, _ = await receive_until(agent_ws, "conversation")
+    assert frame["conversation"]["assignee"]["id"] == colleague.pk
+    outsider = await db(make_agent, "zed")
+    await agent_ws.send_json_to(
+        {"type": "assign", "conversation": conversation.pk, "user": outsider.pk}
+    )
+    error, _ = await receive_until(agent_ws, "error")
+    assert error["code"] == "bad_frame"
+
+    await agent_ws.send_json_to({"type": "close", "conversation": conversation.pk})
+    frame, _ = await receive_until(agent_ws, "conversation")
+    assert frame["conversation"]["status"] == "closed"
+    closed, _ = await receive_until(ws, "closed")
+    assert closed["conversation"] == conversation.pk
+
+    await ws.send_json_to({"type": "message", "id": "client-0002", "body": "One more thing"})
+    await receive_until(ws, "ack")
+    assert (await db(lambda: Conversation.objects.get())).status == "open"
+    await agent_ws.send_json_to({"type": "close", "conversation": conversation.pk})
+    await agent_ws.send_json_to({"type": "reopen", "conversation": conversation.pk})
+    frame = None
+    while frame is None or frame["conversation"]["status"] != "open":
+        frame, _ = await receive_until(agent_ws, "conversation")
+    await ws.disconnect()
+    await agent_ws.disconnect()
+
+
+async def test_typing_both_ways_and_viewers(setup):
+    agent, inbox, chatflow, visitor = setup
+    colleague = await db(make_agent, "sam", first_name="Sam")
+    await db(add_members, inbox, colleague)
+    ws, _ = await visitor_socket(visitor, chatflow)
+    await ws.send_json_to({"type": "message", "id": "client-0001", "body": "Hi"})
+    await receive_until(ws, "ack")
+    conversation = await db(lambda: Conversation.objects.get())
+    a, _ = await agent_socket(agent)
+    b, _ = await agent_socket(colleague)
+    await a.send_json_to({"type": "open", "conversation": conversation.pk})
+    await receive_until(a, "history")
+    await b.send_json_to({"type": "open", "conversation": conversation.pk})
+    await receive_until(b, "history")
+    viewers, _ = await receive_until(a, "viewers")
+    assert {v["id"] for v in viewers["viewers"]} == {colleague.pk}
+    viewers, _ = await receive_until(b, "viewers")
+    assert {v["id"] for v in viewers["viewers"]} == {agent.pk}
+
+    await ws.send_json_to({"type": "typing", "on": True})
+    typing, _ = await receive_until(a, "typing")
+    assert typing == {
+        "type": "typing",
+        "conversation": conversation.pk,
+        "who": "visitor",
+        "on": True,
+    }
+    await a.send_json_to({"type": "typing", "conversation": conversation.pk, "on": True})
+    typing, _ = await receive_until(ws, "typing")
+    assert typing["who"] == "agent" and typing["on"] is True
+
+    await b.send_json_to({"type": "leave", "conversation": conversation.pk})
+    viewers, _ = await receive_until(a, "viewers")
+    assert viewers["viewers"] == []
+    for socket in (ws, a, b):
+        await socket.disconnect()
+
+
+async def test_visitor_page_updates_reach_agent_live(setup):
+    agent, _inbox, chatflow, visitor = setup
+    ws, _ = await visitor_socket(visitor, chatflow)
+    await ws.send_json_to({"type": "message", "id": "client-0001", "body": "Hi"})
+    await receive_until(ws, "ack")
+    conversation = await db(lambda: Conversation.objects.get())
+    a, _ = await agent_socket(agent)
+    await a.send_json_to({"type": "open", "conversation": conversation.pk})
+    await receive_until(a, "history")
+    await ws.send_json_to(
+        {"type": "page", "url": "http://testserver/help/billing/", "title": "Billing", "id": 7}
+    )
+    frame, _ = await receive_until(a, "visitor_page")
+    assert frame["page"]["url"] == "http://testserver/help/billing/"
+    assert frame["page"]["edit_url"] == "/admin/pages/7/edit/"
+    await ws.disconnect()
+    await a.disconnect()
+
+
+async def test_email_capture_creates_contact_and_transcript(setup):
+    _agent, _inbox, chatflow, visitor = setup
+    ws, _ = await visitor_socket(visitor, chatflow)
+    await ws.send_json_to({"type": "email", "email": "not-an-email"})
+    error = await ws.receive_json_from()
+    assert error["code"] == "invalid_email"
+    await ws.send_json_to({"type": "transcript"})
+    assert (await ws.receive_json_from())["code"] == "no_email"
+    await ws.send_json_to({"type": "email", "email": "Ann@Example.com", "consent": True})
+    contact = await ws.receive_json_from()
+    assert contact == {"type": "contact", "email": "ann@example.com", "name": ""}
+    stored = await db(lambda: Contact.objects.get())
+    assert stored.data_consent_at is not None
+    assert (await db(lambda: Visitor.objects.get(pk=visitor.pk).contact_id)) == stored.pk
+
+    await ws.send_json_to({"type": "message", "id": "client-0001", "body": "Question <i>?</i>"})
+    await receive_until(ws, "ack")
+    await ws.send_json_to({"type": "transcript"})
+    await receive_until(ws, "transcript_sent")
+    assert mail.outbox[-1].to == ["ann@example.com"]
+    assert "Question <i>?</i>" in mail.outbox[-1].body
+    await ws.disconnect()
+
+
+async def test_offline_message_is_stored_and_emails_members(setup):
+    agent, inbox, chatflow, visitor = setup
+    from wagtail_livechat import conversations
+
+    await db(conversations.set_availability, agent, False)
+    ws, welcome = await visitor_socket(visitor, chatflow)
+    assert welcome["online"] is False
+    await ws.send_json_to({"type": "message", "id": "client-0001", "body": "Anyone?"})
+    await receive_until(ws, "ack")
+    assert await db(lambda: Message.objects.filter(body="Anyone?").exists())
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == [agent.email]
+    assert "Anyone?" in mail.outbox[0].body
+    # A second message soon after does not email again.
+    await ws.send_json_to({"type": "message", "id": "client-0002", "body": "Hello?"})
+    await receive_until(ws, "ack")
+    assert len(mail.outbox) == 1
+    await ws.disconnect()
+
+
+async def test_auto_assignment_round_robin(setup):
+    agent, inbox, _chatflow, _visitor = setup
+    sam = await db(make_agent, "sam")
+    kim = await db(make_agent, "kim")
+    await db(add_members, inbox, sam, kim)
+    from wagtail_livechat import conversations
+
+    await db(conversations.set_availability, kim, False)
+    chatflow = await db(make_chatflow, inbox, "Assigned", auto_assign=True)
+    assignees = []
+    for i in range(4):
+        visitor = await db(Visitor.objects.create)
+        message, _ = await db(
+            conversations.post_visitor_message,
+            visitor,
+            client_id=f"client-rr-{i}",
+            body="hi",
+            chatflow_id=chatflow.pk,
+        )
+        assignees.append(
+            await db(lambda m=message: Conversation.objects.get(pk=m.conversation_id).assignee_id)
+        )
+    first, second = sorted([agent.pk, sam.pk])
+    assert assignees == [first, second, first, second]

@@ -1,0 +1,125 @@
+"""The frame validator: every malformed frame becomes a ProtocolError."""
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from wagtail_livechat.protocol import ProtocolError, parse
+
+
+def frame(**fields):
+    return json.dumps(fields)
+
+
+def test_valid_visitor_message_is_stripped():
+    parsed = parse(frame(type="message", id="abcdefgh-1", body="  hi  "), "visitor")
+    assert parsed == {"type": "message", "id": "abcdefgh-1", "body": "hi"}
+
+
+def test_hello_defaults():
+    assert parse(frame(type="hello"), "visitor") == {
+        "type": "hello",
+        "after": 0,
+        "chatflow": None,
+        "page": None,
+    }
+
+
+@pytest.mark.parametrize(
+    "text, code",
+    [
+        ("not json", "bad_frame"),
+        ("[1, 2]", "bad_frame"),
+        (frame(type="nope"), "bad_frame"),
+        (frame(body="x"), "bad_frame"),
+        (frame(type="message", id="short", body="x"), "bad_frame"),
+        (frame(type="message", id="has space!", body="x"), "bad_frame"),
+        (frame(type="message", id="abcdefgh", body="   "), "bad_frame"),
+        (frame(type="message", id="abcdefgh", body=5), "bad_frame"),
+        (frame(type="message", id="abcdefgh", body="x" * 4001), "too_long"),
+        (frame(type="message", id="abcdefgh", body="a\x00b"), "bad_frame"),
+        (frame(type="hello", after=-1), "bad_frame"),
+        (frame(type="hello", after=True), "bad_frame"),
+        (frame(type="hello", after="3"), "bad_frame"),
+        (frame(type="hello", page={"url": "javascript:alert(1)"}), "bad_frame"),
+        (frame(type="hello", page={"url": "https://x/" + "a" * 3000}), "too_long"),
+        (frame(type="typing", on="yes"), "bad_frame"),
+        (frame(type="email", email=None), "bad_frame"),
+    ],
+)
+def test_bad_visitor_frames(text, code):
+    with pytest.raises(ProtocolError) as error:
+        parse(text, "visitor")
+    assert error.value.code == code
+
+
+def test_error_frame_carries_the_client_id():
+    with pytest.raises(ProtocolError) as error:
+        parse(frame(type="message", id="abcdefgh", body=""), "visitor")
+    assert error.value.as_frame()["id"] == "abcdefgh"
+
+
+def test_agent_frames():
+    assert parse(frame(type="assign", conversation=3, user=None), "agent") == {
+        "type": "assign",
+        "conversation": 3,
+        "user": None,
+    }
+    parsed = parse(
+        frame(type="message", conversation=1, id="abcdefgh", body="x", note=True), "agent"
+    )
+    assert parsed["note"] is True
+    with pytest.raises(ProtocolError):
+        parse(frame(type="open"), "agent")
+    with pytest.raises(ProtocolError):
+        parse(frame(type="assign", conversation=0, user=1), "agent")
+
+
+def test_agent_only_frames_are_refused_from_visitors():
+    with pytest.raises(ProtocolError):
+        parse(frame(type="assign", conversation=1, user=1), "visitor")
+
+
+def test_message_length_is_configurable():
+    with pytest.raises(ProtocolError) as error:
+        parse(frame(type="message", id="abcdefgh", body="x" * 11), "visitor", max_length=10)
+    assert error.value.code == "too_long"
+
+
+@given(st.text(max_size=200))
+def test_any_text_parses_or_raises_protocol_error(text):
+    try:
+        parsed = parse(text, "visitor")
+    except ProtocolError:
+        return
+    assert parsed["type"] in {
+        "hello",
+        "message",
+        "typing",
+        "page",
+        "email",
+        "read",
+        "transcript",
+        "ping",
+    }
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["type", "id", "body", "after", "page", "on", "seq"]),
+        st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(),
+            st.text(max_size=20),
+            st.sampled_from(["message", "hello", "typing", "read"]),
+        ),
+    )
+)
+def test_any_object_parses_or_raises_protocol_error(fields):
+    try:
+        parse(json.dumps(fields), "visitor")
+    except ProtocolError:
+        pass

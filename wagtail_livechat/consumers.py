@@ -1,0 +1,498 @@
+"""Websocket consumers: translate frames to service calls and back.
+
+Every frame is validated by :mod:`protocol` and every action authorised by
+:mod:`conversations`; consumers hold only what they have delivered (the last
+``seq`` per conversation), so that a notification makes them read the record
+and send what the client has not seen, in order and once.
+"""
+
+from __future__ import annotations
+
+import json
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.core.cache import caches
+from django.utils.translation import gettext as _
+
+from . import conversations as service
+from . import identity, protocol
+from .conf import conf
+from .models import Conversation
+
+CLOSE_UNAUTHENTICATED = 4001
+CLOSE_FORBIDDEN = 4003
+CLOSE_RATE_LIMITED = 4008
+CLOSE_TOO_BIG = 1009
+
+
+def allow(key: str, limit: int, window: int = 60) -> bool:
+    """A fixed-window counter in the shared cache, so the limit holds across
+    sockets and server processes."""
+    cache = caches[conf.CACHE]
+    key = f"wagtail_livechat:rate:{key}"
+    cache.add(key, 0, window)
+    try:
+        return cache.incr(key) <= limit
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, window)
+        return True
+
+
+class LivechatConsumer(AsyncWebsocketConsumer):
+    side = ""
+    handled_errors = (protocol.ProtocolError, service.ServiceError)
+
+    async def send_json(self, content):
+        await self.send(text_data=json.dumps(content, separators=(",", ":")))
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if bytes_data is not None or len(text_data.encode()) > conf.MAX_FRAME_BYTES:
+            await self.close(code=CLOSE_TOO_BIG)
+            return
+        try:
+            frame = protocol.parse(text_data, self.side, max_length=conf.MAX_MESSAGE_LENGTH)
+            await getattr(self, f"on_{frame['type']}")(frame)
+        except protocol.ProtocolError as error:
+            await self.send_json(error.as_frame())
+        except service.ServiceError as error:
+            await self.send_error(error.code, error.message)
+
+    async def send_error(self, code, message, frame_id=None):
+        await self.send_json(protocol.ProtocolError(code, message, frame_id).as_frame())
+
+    async def on_ping(self, frame):
+        await self.resync()
+        await self.send_json({"type": "pong"})
+
+    async def resync(self):
+        """Send what the record holds beyond what was delivered: run on every
+        ping, it repairs a notification the channel layer lost."""
+
+
+class VisitorConsumer(LivechatConsumer):
+    side = "visitor"
+
+    async def connect(self):
+        key = identity.unsign(self.scope.get("cookies", {}).get(conf.VISITOR_COOKIE))
+        self.visitor = await database_sync_to_async(service.visitor_by_key)(key)
+        self.conversation_id = None
+        self.delivered = 0
+        self.acked = set()
+        self.chatflow_id = None
+        self.refused = 0
+        await self.accept()
+        if self.visitor is not None:
+            await self.channel_layer.group_add(
+                service.visitor_group(self.visitor.pk), self.channel_name
+            )
+
+    async def disconnect(self, code):
+        if getattr(self, "visitor", None) is not None:
+            await self.channel_layer.group_discard(
+                service.visitor_group(self.visitor.pk), self.channel_name
+            )
+
+    @database_sync_to_async
+    def _welcome(self, after, page):
+        conversation = service.current_conversation(self.visitor)
+        if self.visitor is not None:
+            service.update_visitor_page(self.visitor, page)
+        messages = []
+        if conversation is not None:
+            self.conversation_id = conversation.pk
+            messages = service.messages_after(conversation, after, notes=False)
+            inbox = conversation.inbox
+        else:
+            from .models import Chatflow
+
+            chatflow = (
+                Chatflow.objects.filter(pk=self.chatflow_id, live=True)
+                .select_related("inbox")
+                .first()
+            )
+            inbox = chatflow.inbox if chatflow else None
+        self.delivered = max([after, *(m["seq"] for m in messages)])
+        return {
+            "type": "welcome",
+            "visitor": self.visitor is not None,
+            "online": bool(inbox and service.inbox_online(inbox)),
+            "conversation": (
+                {"id": conversation.pk, "status": conversation.status} if conversation else None
+            ),
+            "contact": bool(self.visitor and self.visitor.contact_id),
+            "messages": messages,
+        }
+
+    async def on_hello(self, frame):
+        self.chatflow_id = frame["chatflow"]
+        await self.send_json(await self._welcome(frame["after"], frame["page"]))
+
+    async def on_message(self, frame):
+        if self.visitor is None:
+            raise protocol.ProtocolError(
+                "identify", _("Start the chat before sending."), frame["id"]
+            )
+        if not allow(f"v{self.visitor.pk}", conf.VISITOR_RATE_PER_MINUTE):
+            self.refused += 1
+            if self.refused > conf.VISITOR_RATE_PER_MINUTE:
+                await self.close(code=CLOSE_RATE_LIMITED)
+                return
+            raise protocol.ProtocolError(
+                "rate_limited", _("You are sending too fast; wait a moment."), frame["id"]
+            )
+        try:
+            message, _created = await database_sync_to_async(service.post_visitor_message)(
+                self.visitor,
+                client_id=frame["id"],
+                body=frame["body"],
+                chatflow_id=self.chatflow_id,
+            )
+        except service.ServiceError as error:
+            await self.send_error(error.code, error.message, frame["id"])
+            return
+        self.conversation_id = message.conversation_id
+        self.acked.add(message.seq)
+        await self.send_json(
+            {"type": "ack", "id": frame["id"], "message": await self._data(message)}
+        )
+        await self.resync()
+
+    @database_sync_to_async
+    def _data(self, message):
+        return service.message_data(message)
+
+    async def on_typing(self, frame):
+        if self.conversation_id:
+            await self.channel_layer.group_send(
+                service.conversation_group(self.conversation_id),
+                {
+                    "type": "livechat.typing",
+                    "conversation": self.conversation_id,
+                    "who": "visitor",
+                    "on": frame["on"],
+                    "sender": self.channel_name,
+                },
+            )
+
+    async def on_page(self, frame):
+        if self.visitor is not None:
+            await database_sync_to_async(service.update_visitor_page)(self.visitor, frame["page"])
+
+    async def on_email(self, frame):
+        if self.visitor is None:
+            raise protocol.ProtocolError("identify", _("Start the chat before sending."))
+        contact = await database_sync_to_async(service.capture_email)(
+            self.visitor,
+            email=frame["email"],
+            subscribe=frame["subscribe"],
+            consent=frame["consent"],
+            chatflow_id=self.chatflow_id,
+        )
+        self.visitor.contact = contact
+        await self.send_json({"type": "contact", "email": contact.email, "name": contact.name})
+
+    async def on_read(self, frame):
+        if self.visitor is not None:
+            await database_sync_to_async(service.mark_visitor_read)(self.visitor, frame["seq"])
+
+    async def on_transcript(self, frame):
+        if self.visitor is None:
+            raise protocol.ProtocolError("identify", _("Start the chat before sending."))
+        await database_sync_to_async(service.send_transcript)(self.visitor)
+        await self.send_json({"type": "transcript_sent"})
+
+    @database_sync_to_async
+    def _undelivered(self):
+        conversation = Conversation.objects.filter(pk=self.conversation_id).first()
+        return (
+            service.messages_after(conversation, self.delivered, notes=False)
+            if conversation
+            else []
+        )
+
+    async def resync(self):
+        if self.conversation_id is None:
+            return
+        for message in await self._undelivered():
+            if message["seq"] > self.delivered:
+                self.delivered = message["seq"]
+                if message["seq"] not in self.acked:  # the ack carried it already
+                    await self.send_json({"type": "message", "message": message})
+        self.acked.clear()
+
+    # -- Channel layer events ---------------------------------------------
+
+    async def livechat_event(self, event):
+        if self.conversation_id is None or event["conversation"] != self.conversation_id:
+            if event["event"] != "message":
+                return
+            # A conversation started in another tab of this visitor.
+            self.conversation_id, self.delivered = event["conversation"], 0
+        if event["event"] == "message" and not event.get("note"):
+            await self.resync()
+        elif event["event"] == "closed":
+            await self.send_json({"type": "closed", "conversation": event["conversation"]})
+
+    async def livechat_typing(self, event):
+        if event["sender"] != self.channel_name and event["who"] != "visitor":
+            await self.send_json(
+                {
+                    "type": "typing",
+                    "conversation": event["conversation"],
+                    "who": "agent",
+                    "on": event["on"],
+                }
+            )
+
+    async def livechat_presence(self, event):
+        """Agents' presence is not the visitor's business."""
+
+
+class AgentConsumer(LivechatConsumer):
+    side = "agent"
+
+    async def connect(self):
+        self.user = self.scope.get("user")
+        self.opened: dict[int, int] = {}  # conversation -> last seq delivered
+        self.viewers: dict[int, dict[str, dict]] = {}  # conversation -> channel -> agent
+        self.acked: set[tuple[int, int]] = set()  # (conversation, seq) sent in an ack
+        await self.accept()
+        if self.user is None or not self.user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.inbox_ids = await self._inbox_ids()
+        if self.inbox_ids is None:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        for pk in self.inbox_ids:
+            await self.channel_layer.group_add(service.inbox_group(pk), self.channel_name)
+
+    @database_sync_to_async
+    def _inbox_ids(self):
+        if not self.user.has_perm("wagtailadmin.access_admin"):
+            return None
+        ids = list(service.agent_inboxes(self.user).values_list("pk", flat=True))
+        return ids if ids or self.user.is_superuser else None
+
+    async def disconnect(self, code):
+        for pk in getattr(self, "inbox_ids", None) or ():
+            await self.channel_layer.group_discard(service.inbox_group(pk), self.channel_name)
+        for pk in list(getattr(self, "opened", ())):
+            await self._leave(pk)
+
+    @property
+    def me(self):
+        return {"id": self.user.pk, "name": service.display_name(self.user)}
+
+    async def on_hello(self, frame):
+        await self.send_json(await self._agent_welcome())
+
+    @database_sync_to_async
+    def _agent_welcome(self):
+        return {
+            "type": "agent_welcome",
+            "user": self.me,
+            "available": service.is_available(self.user),
+            "inboxes": [{"id": i.pk, "name": i.name} for i in service.agent_inboxes(self.user)],
+        }
+
+    @database_sync_to_async
+    def _history(self, pk, after):
+        conversation = service.conversation_for(self.user, pk)
+        return {
+            "type": "history",
+            "conversation": service.conversation_data(conversation),
+            "messages": service.messages_after(conversation, after, notes=True),
+            "context": service.conversation_context(conversation),
+        }
+
+    async def on_open(self, frame):
+        pk = frame["conversation"]
+        history = await self._history(pk, frame["after"])
+        self.opened[pk] = max([frame["after"], *(m["seq"] for m in history["messages"])])
+        self.viewers[pk] = {}
+        await self.channel_layer.group_add(service.conversation_group(pk), self.channel_name)
+        await self.send_json(history)
+        await self.channel_layer.group_send(
+            service.conversation_group(pk),
+            {
+                "type": "livechat.presence",
+                "action": "join",
+                "conversation": pk,
+                "agent": self.me,
+                "sender": self.channel_name,
+            },
+        )
+
+    async def on_leave(self, frame):
+        await self._leave(frame["conversation"])
+
+    async def _leave(self, pk):
+        if self.opened.pop(pk, None) is None:
+            return
+        self.viewers.pop(pk, None)
+        await self.channel_layer.group_discard(service.conversation_group(pk), self.channel_name)
+        await self.channel_layer.group_send(
+            service.conversation_group(pk),
+            {
+                "type": "livechat.presence",
+                "action": "leave",
+                "conversation": pk,
+                "agent": self.me,
+                "sender": self.channel_name,
+            },
+        )
+
+    async def on_message(self, frame):
+        try:
+            message, _created = await database_sync_to_async(service.post_agent_message)(
+                self.user,
+                frame["conversation"],
+                client_id=frame["id"],
+                body=frame["body"],
+                note=frame["note"],
+            )
+        except service.ServiceError as error:
+            await self.send_error(error.code, error.message, frame["id"])
+            return
+        data = await database_sync_to_async(service.message_data)(message)
+        self.acked.add((message.conversation_id, message.seq))
+        await self.send_json({"type": "ack", "id": frame["id"], "message": data})
+        await self._deliver(frame["conversation"])
+
+    async def on_typing(self, frame):
+        pk = frame["conversation"]
+        await database_sync_to_async(service.conversation_for)(self.user, pk)
+        event = {
+            "type": "livechat.typing",
+            "conversation": pk,
+            "who": self.me["name"],
+            "on": frame["on"],
+            "sender": self.channel_name,
+        }
+        await self.channel_layer.group_send(service.conversation_group(pk), event)
+        visitor_id = await database_sync_to_async(
+            lambda: Conversation.objects.values_list("visitor_id", flat=True).get(pk=pk)
+        )()
+        await self.channel_layer.group_send(service.visitor_group(visitor_id), event)
+
+    async def _send_conversation(self, conversation):
+        data = await database_sync_to_async(service.conversation_data)(conversation)
+        await self.send_json({"type": "conversation", "conversation": data})
+
+    async def on_assign(self, frame):
+        await self._send_conversation(
+            await database_sync_to_async(service.assign)(
+                self.user, frame["conversation"], frame["user"]
+            )
+        )
+
+    async def on_close(self, frame):
+        await self._send_conversation(
+            await database_sync_to_async(service.set_status)(
+                self.user, frame["conversation"], "closed"
+            )
+        )
+
+    async def on_reopen(self, frame):
+        await self._send_conversation(
+            await database_sync_to_async(service.set_status)(
+                self.user, frame["conversation"], "open"
+            )
+        )
+
+    async def on_read(self, frame):
+        await self._send_conversation(
+            await database_sync_to_async(service.mark_read)(
+                self.user, frame["conversation"], frame["seq"]
+            )
+        )
+
+    async def on_availability(self, frame):
+        available = await database_sync_to_async(service.set_availability)(
+            self.user, frame["available"]
+        )
+        await self.send_json({"type": "availability", "available": available})
+
+    @database_sync_to_async
+    def _messages(self, pk, after):
+        conversation = service.conversation_for(self.user, pk)
+        return service.messages_after(conversation, after, notes=True)
+
+    async def _deliver(self, pk):
+        if pk not in self.opened:
+            return
+        try:
+            messages = await self._messages(pk, self.opened[pk])
+        except service.ServiceError:  # no longer a member: stop following it
+            await self._leave(pk)
+            return
+        for message in messages:
+            if message["seq"] > self.opened[pk]:
+                self.opened[pk] = message["seq"]
+                if (pk, message["seq"]) not in self.acked:
+                    await self.send_json({"type": "message", "message": message})
+        self.acked = {key for key in self.acked if key[0] != pk}
+
+    async def resync(self):
+        for pk in list(self.opened):
+            await self._deliver(pk)
+
+    # -- Channel layer events ---------------------------------------------
+
+    @database_sync_to_async
+    def _summary(self, pk):
+        try:
+            conversation = service.conversation_for(self.user, pk)
+        except service.ServiceError:
+            return None
+        return service.conversation_data(conversation)
+
+    async def livechat_event(self, event):
+        pk = event["conversation"]
+        if event["event"] == "message":
+            await self._deliver(pk)
+        summary = await self._summary(pk)
+        if summary is not None:
+            await self.send_json({"type": "conversation", "conversation": summary})
+            if event["event"] == "visitor_page" and pk in self.opened:
+                await self.send_json(
+                    {"type": "visitor_page", "conversation": pk, "page": summary["visitor_page"]}
+                )
+
+    async def livechat_typing(self, event):
+        if event["sender"] != self.channel_name and event["conversation"] in self.opened:
+            await self.send_json(
+                {
+                    "type": "typing",
+                    "conversation": event["conversation"],
+                    "who": event["who"],
+                    "on": event["on"],
+                }
+            )
+
+    async def livechat_presence(self, event):
+        pk = event["conversation"]
+        if pk not in self.opened or event["sender"] == self.channel_name:
+            return
+        viewers = self.viewers.setdefault(pk, {})
+        if event["action"] == "leave":
+            viewers.pop(event["sender"], None)
+        else:
+            viewers[event["sender"]] = event["agent"]
+            if event["action"] == "join":  # tell the newcomer we are here too
+                await self.channel_layer.send(
+                    event["sender"],
+                    {
+                        "type": "livechat.presence",
+                        "action": "here",
+                        "conversation": pk,
+                        "agent": self.me,
+                        "sender": self.channel_name,
+                    },
+                )
+        unique = {a["id"]: a for a in viewers.values() if a["id"] != self.user.pk}
+        await self.send_json(
+            {"type": "viewers", "conversation": pk, "viewers": list(unique.values())}
+        )

@@ -1,0 +1,63 @@
+"""Contact (a known person) and Visitor (a browser that has chatted)."""
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Contact(models.Model):
+    email = models.EmailField(_("email"), unique=True)
+    name = models.CharField(_("name"), max_length=150, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("owner"),
+    )
+    data_consent_at = models.DateTimeField(_("consented to data processing"), null=True, blank=True)
+    subscriptions = models.JSONField(
+        _("consents to communicate"),
+        default=list,
+        blank=True,
+        help_text=_("Subscription types the contact agreed to, with the time."),
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.name or self.email
+
+
+def new_visitor_key():
+    """192 random bits, URL-safe; the cookie carries it signed."""
+    return secrets.token_urlsafe(24)
+
+
+class Visitor(models.Model):
+    key = models.CharField(max_length=64, unique=True, default=new_visitor_key, editable=False)
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="visitors"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    # Where the visitor is now, as their widget last reported it.
+    page_url = models.URLField(max_length=2048, blank=True)
+    page_title = models.CharField(max_length=255, blank=True)
+    page_id = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("visitor")
+        verbose_name_plural = _("visitors")
+
+    def __str__(self):
+        return str(self.contact) if self.contact_id else _("Visitor %(id)s") % {"id": self.pk}

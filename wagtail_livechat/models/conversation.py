@@ -1,0 +1,101 @@
+"""Conversation and Message: the record of every chat.
+
+Messages are numbered per conversation (``seq``) under a lock on the
+conversation row, so that the order in which messages commit is the order of
+their numbers: a client that has seen ``seq`` n has seen everything before it.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .chatflow import Chatflow
+from .contact import Visitor
+from .inbox import Inbox
+
+
+class Conversation(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        CLOSED = "closed", _("Closed")
+
+    inbox = models.ForeignKey(
+        Inbox, on_delete=models.PROTECT, related_name="conversations", verbose_name=_("inbox")
+    )
+    chatflow = models.ForeignKey(
+        Chatflow, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="conversations")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="livechat_conversations",
+        verbose_name=_("assignee"),
+    )
+    # Whether round robin chose the assignee: the last such conversation of a
+    # chatflow tells round robin whose turn is next.
+    auto_assigned = models.BooleanField(default=False)
+    status = models.CharField(
+        _("status"), max_length=6, choices=Status.choices, default=Status.OPEN
+    )
+    created_at = models.DateTimeField(_("started"), default=timezone.now)
+    updated_at = models.DateTimeField(_("last activity"), default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    last_seq = models.PositiveIntegerField(default=0)
+    # The last seq the agents (any of them) have read, for unread counts.
+    agent_read_seq = models.PositiveIntegerField(default=0)
+    visitor_read_seq = models.PositiveIntegerField(default=0)
+    offline_notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
+        ordering = ["-updated_at"]
+        indexes = [models.Index(fields=["inbox", "status", "-updated_at"])]
+
+    def __str__(self):
+        return _("Conversation %(id)s") % {"id": self.pk}
+
+
+class Message(models.Model):
+    class Author(models.TextChoices):
+        VISITOR = "visitor", _("Visitor")
+        AGENT = "agent", _("Agent")
+        SYSTEM = "system", _("System")
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    seq = models.PositiveIntegerField()
+    author = models.CharField(max_length=7, choices=Author.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = models.TextField()
+    # An internal note: agents only, never sent to the visitor.
+    note = models.BooleanField(default=False)
+    # Who sent it ("v<visitor id>" or "u<user id>") and the id their client
+    # gave it: together they make a resend idempotent.
+    sender = models.CharField(max_length=24)
+    client_id = models.CharField(max_length=64, null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["conversation", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="livechat_message_seq"),
+            models.UniqueConstraint(
+                fields=["sender", "client_id"],
+                condition=Q(client_id__isnull=False),
+                name="livechat_message_client_id",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.conversation_id}#{self.seq}"

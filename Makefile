@@ -5,7 +5,10 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE ?= example_site.settings.dev
 
-.PHONY: demo test lint bench install browser clean
+.PHONY: demo test test-scaleout lint bench install browser clean
+
+# The scale-out run: PostgreSQL and Redis on this machine (see .ci/run).
+SCALEOUT_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/livechat REDIS_URL=redis://127.0.0.1:6379/15
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +39,13 @@ lint: install
 test: install browser lint
 	DJANGO_SETTINGS_MODULE=example_site.settings.dev $(BIN)/python manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=example_site.settings.dev $(BIN)/python manage.py check
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not scaleout"
+	$(MAKE) test-scaleout
+
+# Several daphne processes on PostgreSQL + Redis, and the protocol and config
+# tests again on that stack.
+test-scaleout: install
+	$(SCALEOUT_ENV) $(BIN)/python -m pytest -q tests/test_scaleout.py tests/test_consumers.py tests/test_config_endpoint.py
 
 bench: install
 	$(BIN)/python benchmarks/run.py

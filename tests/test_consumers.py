@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
 from django.core import mail
+from django.db import transaction
 from django.test import override_settings
 
 from tests.livechat_factories import add_members, make_agent, make_chatflow, make_inbox
@@ -204,15 +205,18 @@ async def test_ping_repairs_a_lost_notification(setup):
     # Store an agent message without any notification, as if Redis dropped it.
     from wagtail_livechat import conversations
 
-    await db(
-        conversations._append,
-        conversation,
-        author="agent",
-        body="lost?",
-        sender=f"u{agent.pk}",
-        client_id="agent-lost",
-        user=agent,
-    )
+    def store_silently():
+        with transaction.atomic():
+            conversations._append(
+                conversation,
+                author="agent",
+                body="lost?",
+                sender=f"u{agent.pk}",
+                user=agent,
+                client_id="agent-lost",
+            )
+
+    await db(store_silently)
     await ws.send_json_to({"type": "ping"})
     frame, _ = await receive_until(ws, "message")
     assert frame["message"]["body"] == "lost?"

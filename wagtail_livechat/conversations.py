@@ -105,10 +105,16 @@ def inbox_online(inbox: Inbox, now=None) -> bool:
     return bool(AgentStatus.available_user_ids(members))
 
 
-def _append(conversation, *, author, body, sender, client_id, user=None, note=False):
+def _append(conversation, *, author, body, sender, client_id, user=None, note=False, **changes):
     """Number and store one message under a lock on the conversation, so that
-    seq order is commit order."""
-    conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    seq order is commit order; ``changes`` to the conversation ride along in
+    the same single update.
+
+    The lock is ``FOR NO KEY UPDATE``: it serialises writers of this
+    conversation without blocking the foreign-key checks (``KEY SHARE``) of
+    other transactions, which plain ``FOR UPDATE`` would turn into deadlocks.
+    """
+    conversation = Conversation.objects.select_for_update(no_key=True).get(pk=conversation.pk)
     now = timezone.now()
     conversation.last_seq += 1
     message = Message.objects.create(
@@ -123,7 +129,9 @@ def _append(conversation, *, author, body, sender, client_id, user=None, note=Fa
         created_at=now,
     )
     conversation.updated_at = now
-    conversation.save(update_fields=["last_seq", "updated_at"])
+    for name, value in changes.items():
+        setattr(conversation, name, value(conversation) if callable(value) else value)
+    conversation.save(update_fields=["last_seq", "updated_at", *changes])
     return conversation, message
 
 
@@ -283,7 +291,7 @@ def capture_email(
         raise ServiceError(_("Enter a valid email address."), code="invalid_email") from None
     now = timezone.now()
     with transaction.atomic():
-        contact, _created = Contact.objects.select_for_update().get_or_create(email=email.lower())
+        contact, _created = Contact.objects.get_or_create(email=email.lower())
         if consent and contact.data_consent_at is None:
             contact.data_consent_at = now
         chatflow = (
@@ -347,7 +355,7 @@ def conversation_for(user, pk: int, *, lock=False) -> Conversation:
         "inbox", "assignee", "visitor__contact", "chatflow"
     )
     if lock:
-        queryset = queryset.select_for_update(of=("self",))
+        queryset = queryset.select_for_update(of=("self",), no_key=True)
     conversation = queryset.filter(pk=pk).first()
     if conversation is None:
         raise NotFound(_("No such conversation."))
@@ -361,6 +369,16 @@ def post_agent_message(user, conversation_id: int, *, client_id: str, body: str,
 
     def create():
         conversation = conversation_for(user, conversation_id)
+        # An agent who answers takes an unassigned conversation and has read
+        # what came before.
+        changes = (
+            {}
+            if note
+            else {
+                "assignee_id": lambda c: c.assignee_id or user.pk,
+                "agent_read_seq": lambda c: c.last_seq,
+            }
+        )
         conversation, message = _append(
             conversation,
             author=Message.Author.AGENT,
@@ -369,11 +387,8 @@ def post_agent_message(user, conversation_id: int, *, client_id: str, body: str,
             client_id=client_id,
             user=user,
             note=note,
+            **changes,
         )
-        if not note and conversation.assignee_id is None:
-            Conversation.objects.filter(pk=conversation.pk).update(assignee=user)
-        if not note:  # an agent who answers has read what came before
-            Conversation.objects.filter(pk=conversation.pk).update(agent_read_seq=message.seq)
         notify(conversation, "message", seq=message.seq, note=note)
         return message
 

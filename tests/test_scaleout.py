@@ -1,0 +1,228 @@
+"""Several daphne processes on PostgreSQL and Redis, for real.
+
+A visitor on one process and an agent on another talk through the Redis
+channel layer; the visitor's process is killed mid-conversation, and the
+visitor resumes on the other one with nothing lost and nothing doubled.
+Run by ``make test-scaleout`` (DATABASE_URL and REDIS_URL set).
+"""
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import websockets
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import connection
+
+from tests.livechat_factories import make_agent, make_chatflow, make_inbox
+from tests.test_consumers import session_cookie
+from wagtail_livechat import identity
+from wagtail_livechat.models import Conversation, Message, Visitor
+
+pytestmark = [pytest.mark.scaleout, pytest.mark.django_db(transaction=True)]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def database_url():
+    db = connection.settings_dict
+    return f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def start_server():
+    if connection.vendor != "postgresql" or not os.environ.get("REDIS_URL"):
+        pytest.fail("the scale-out tests need DATABASE_URL (PostgreSQL) and REDIS_URL")
+    port = free_port()
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="example_site.settings.dev",
+        DATABASE_URL=database_url(),
+        SECRET_KEY=settings.SECRET_KEY,
+        ALLOWED_HOSTS="127.0.0.1",
+    )
+    process = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "example_site.asgi:application",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return process, port
+        time.sleep(0.1)
+    process.kill()
+    pytest.fail("daphne did not start")
+
+
+@pytest.fixture
+def servers():
+    started = [start_server(), start_server()]
+    yield started
+    for process, _port in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+async def open_socket(port, path, cookie):
+    return await websockets.connect(
+        f"ws://127.0.0.1:{port}{path}",
+        origin=f"http://127.0.0.1:{port}",
+        additional_headers={"Cookie": cookie},
+    )
+
+
+async def until(ws, kind, timeout=5):
+    while True:
+        frame = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+        if frame["type"] == kind:
+            return frame
+
+
+def db(fn, *args, **kwargs):
+    return sync_to_async(fn)(*args, **kwargs)
+
+
+async def test_two_processes_share_conversations_and_survive_a_kill(servers):
+    (proc_a, port_a), (_proc_b, port_b) = servers
+    agent = await db(make_agent, "alex", first_name="Alex")
+    inbox = await db(make_inbox, members=[agent])
+    chatflow = await db(make_chatflow, inbox)
+    visitor = await db(Visitor.objects.create)
+    visitor_cookie = f"livechat_visitor={identity.sign(visitor.key)}"
+    agent_cookie = f"{await db(session_cookie, agent)}"
+
+    agent_ws = await open_socket(port_b, "/ws/livechat/agent/", agent_cookie)
+    await agent_ws.send(json.dumps({"type": "hello"}))
+    await until(agent_ws, "agent_welcome")
+
+    visitor_ws = await open_socket(port_a, "/ws/livechat/visitor/", visitor_cookie)
+    await visitor_ws.send(json.dumps({"type": "hello", "chatflow": chatflow.pk}))
+    await until(visitor_ws, "welcome")
+    await visitor_ws.send(
+        json.dumps({"type": "message", "id": "visitor-001", "body": "Hello from A"})
+    )
+    ack = await until(visitor_ws, "ack")
+    conversation_id = ack["message"]["conversation"]
+
+    # The agent, on the other process, hears of it through Redis.
+    update = await until(agent_ws, "conversation")
+    assert update["conversation"]["id"] == conversation_id
+    await agent_ws.send(json.dumps({"type": "open", "conversation": conversation_id}))
+    await until(agent_ws, "history")
+    await agent_ws.send(
+        json.dumps(
+            {
+                "type": "message",
+                "conversation": conversation_id,
+                "id": "agent-0001",
+                "body": "Hi from B",
+            }
+        )
+    )
+    await until(agent_ws, "ack")
+    reply = await until(visitor_ws, "message")
+    assert reply["message"]["body"] == "Hi from B"
+    last_seen = reply["message"]["seq"]
+
+    # The visitor sends, and process A dies before the ack can be read.
+    await visitor_ws.send(
+        json.dumps({"type": "message", "id": "visitor-002", "body": "Still there?"})
+    )
+    proc_a.send_signal(signal.SIGKILL)
+    proc_a.wait()
+    # Meanwhile the agent writes again.
+    await agent_ws.send(
+        json.dumps(
+            {"type": "message", "conversation": conversation_id, "id": "agent-0002", "body": "Yes!"}
+        )
+    )
+    await until(agent_ws, "ack")
+
+    # The widget reconnects to the surviving process, resyncs and resends.
+    visitor_ws = await open_socket(port_b, "/ws/livechat/visitor/", visitor_cookie)
+    await visitor_ws.send(
+        json.dumps({"type": "hello", "chatflow": chatflow.pk, "after": last_seen})
+    )
+    welcome = await until(visitor_ws, "welcome")
+    assert "Yes!" in [m["body"] for m in welcome["messages"]]
+    await visitor_ws.send(
+        json.dumps({"type": "message", "id": "visitor-002", "body": "Still there?"})
+    )
+    await until(visitor_ws, "ack")
+
+    bodies = await db(
+        lambda: list(
+            Message.objects.filter(conversation_id=conversation_id)
+            .order_by("seq")
+            .values_list("body", flat=True)
+        )
+    )
+    assert bodies.count("Still there?") == 1
+    assert bodies.count("Hello from A") == 1 and bodies.count("Yes!") == 1
+    seqs = await db(lambda: list(Message.objects.order_by("seq").values_list("seq", flat=True)))
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert await db(lambda: Conversation.objects.count()) == 1
+    await visitor_ws.close()
+    await agent_ws.close()
+
+
+async def test_concurrent_senders_keep_a_gapless_order(servers):
+    """Visitor and agent write at once through different processes: every
+    message gets a distinct seq, with no gap, in commit order."""
+    (_a, port_a), (_b, port_b) = servers
+    agent = await db(make_agent, "alex")
+    inbox = await db(make_inbox, members=[agent])
+    chatflow = await db(make_chatflow, inbox)
+    visitor = await db(Visitor.objects.create)
+    visitor_ws = await open_socket(
+        port_a, "/ws/livechat/visitor/", f"livechat_visitor={identity.sign(visitor.key)}"
+    )
+    await visitor_ws.send(json.dumps({"type": "hello", "chatflow": chatflow.pk}))
+    await until(visitor_ws, "welcome")
+    await visitor_ws.send(json.dumps({"type": "message", "id": "visitor-start", "body": "start"}))
+    conversation_id = (await until(visitor_ws, "ack"))["message"]["conversation"]
+    agent_ws = await open_socket(port_b, "/ws/livechat/agent/", await db(session_cookie, agent))
+
+    async def burst(ws, prefix, extra):
+        for i in range(20):
+            await ws.send(
+                json.dumps(
+                    {"type": "message", "id": f"{prefix}-{i:04}", "body": f"{prefix}{i}", **extra}
+                )
+            )
+
+    await asyncio.gather(
+        burst(visitor_ws, "visitor", {}),
+        burst(agent_ws, "agent", {"conversation": conversation_id}),
+    )
+    deadline = time.monotonic() + 15
+    while await db(lambda: Message.objects.count()) < 41 and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    seqs = await db(lambda: list(Message.objects.order_by("seq").values_list("seq", flat=True)))
+    bodies = await db(lambda: list(Message.objects.order_by("seq").values_list("body", flat=True)))
+    assert seqs == list(range(1, 42)), " ".join(bodies)
+    await visitor_ws.close()
+    await agent_ws.close()

@@ -1,5 +1,7 @@
 """Admin forms: the checks that span several fields of a chatflow."""
 
+from urllib.parse import urlsplit
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
@@ -79,7 +81,9 @@ class ChatflowForm(WagtailAdminModelForm):
 class ConfigQueryForm(forms.Form):
     """The widget's question to the config endpoint; every field is bounded."""
 
-    url = forms.URLField(max_length=2048, assume_scheme="https")
+    # Not a URLField: its validator refuses hosts without a dot, such as an
+    # intranet's "http://intranet/", which are valid page URLs.
+    url = forms.CharField(max_length=2048, strip=False)
     page = forms.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
     device = forms.ChoiceField(
         required=False, choices=[(d, d) for d in ("desktop", "tablet", "mobile")]
@@ -92,8 +96,14 @@ class ConfigQueryForm(forms.Form):
 
     def clean_url(self):
         url = self.cleaned_data["url"]
-        if not url.startswith(("http://", "https://")):
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            raise forms.ValidationError("Enter a valid URL.") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
             raise forms.ValidationError("Only http and https URLs are accepted.")
+        if any(c.isspace() or ord(c) < 32 for c in url):
+            raise forms.ValidationError("Enter a valid URL.")
         return url
 
 

@@ -237,7 +237,7 @@ def public_chatflow(chatflow, device: str | None = None) -> dict:
             avatar = chatflow.avatar.get_rendition("fill-96x96").url
         agents = []
         if chatflow.heading_mode == "agents":
-            people = {u.pk: u for u in chatflow.heading_users.all()}
+            people = {u.pk: u for u in chatflow.heading_users.all() if u.is_active}
             for group in chatflow.heading_groups.all():
                 people.update({u.pk: u for u in group.user_set.all() if u.is_active})
             agents = [_person(u) for u in people.values()]

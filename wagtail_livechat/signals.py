@@ -5,9 +5,11 @@ request in between cannot cache a half-saved chatflow (its many-to-many
 fields and rules are written after the row itself).
 """
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
+from wagtail.models import Site
 from wagtail.signals import (
     page_published,
     page_unpublished,
@@ -19,7 +21,8 @@ from wagtail.signals import (
 from . import config
 from .models import Chatflow, Inbox, OfficeHours, QueryRule, UrlRule, VisitorFilter
 
-WATCHED = (Chatflow, Inbox, OfficeHours, UrlRule, QueryRule, VisitorFilter)
+# Sites: a page's site facts are cached too.
+WATCHED = (Chatflow, Inbox, OfficeHours, UrlRule, QueryRule, VisitorFilter, Site)
 
 
 def _invalidate_on_commit(**kwargs):
@@ -50,5 +53,17 @@ for signal in (
 
 @receiver(m2m_changed, dispatch_uid="livechat-m2m")
 def _m2m_changed(sender, instance, action, **kwargs):
-    if action.startswith("post_") and isinstance(instance, Chatflow | Inbox):
+    # Chatflow and inbox fields, and group memberships (heading agents).
+    User = get_user_model()
+    if action.startswith("post_") and (
+        isinstance(instance, Chatflow | Inbox) or sender is User.groups.through
+    ):
+        _invalidate_on_commit()
+
+
+@receiver(post_save, dispatch_uid="livechat-user")
+def _user_saved(sender, update_fields=None, **kwargs):
+    """A heading agent's name or active flag is in the widget config; a
+    login (which only touches ``last_login``) is not worth a recompile."""
+    if sender is get_user_model() and set(update_fields or ()) != {"last_login"}:
         _invalidate_on_commit()

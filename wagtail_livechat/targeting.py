@@ -158,6 +158,14 @@ def _wildcard_regex(pattern: str) -> re.Pattern:
     return re.compile(".*".join(re.escape(part) for part in pattern.split("*")))
 
 
+@lru_cache(maxsize=1024)
+def _lower_host(url: str) -> str:
+    """Hosts are case-insensitive; the visit's is lowercased, so the rule's is."""
+    scheme, sep, rest = url.partition("://")
+    host, slash, path = rest.partition("/")
+    return f"{scheme.lower()}{sep}{host.lower()}{slash}{path}"
+
+
 def _strip_slash(value: str) -> str:
     return value.rstrip("/") or "/"
 
@@ -168,7 +176,10 @@ def url_matches(rule: UrlRule, visit: Visit) -> bool:
     op, value = rule.operator, rule.value
     if op == URL_ALL:
         return True
-    target = visit.absolute_url if value.startswith(("http://", "https://")) else visit.path
+    if value.startswith(("http://", "https://")):
+        target, value = visit.absolute_url, _lower_host(value)
+    else:
+        target = visit.path
     if op == URL_IS:
         return _strip_slash(target) == _strip_slash(value)
     if op == URL_CONTAINS:

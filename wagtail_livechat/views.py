@@ -19,7 +19,9 @@ SEARCH_RESULTS = 5
 
 
 def _error(message, status=400, **extra):
-    return JsonResponse({"error": message, **extra}, status=status)
+    response = JsonResponse({"error": message, **extra}, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def _visitor_key(request):

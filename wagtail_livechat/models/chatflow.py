@@ -410,6 +410,22 @@ class Chatflow(
     def revisions(self):
         return self._revisions
 
+    def save(self, *args, **kwargs):
+        # A chatflow made outside the admin (a script, the demo) goes last, as
+        # the admin's create view places it: a null priority would sort first
+        # on some databases and last on others, and breaks reordering.
+        if self._state.adding and self.sort_order is None:
+            last = Chatflow.objects.aggregate(last=models.Max("sort_order"))["last"]
+            self.sort_order = (last or 0) + 1
+        super().save(*args, **kwargs)
+
+    def with_content_json(self, content):
+        # The priority belongs to the chatflow, not to a revision: publishing
+        # or reverting to a revision saved before a reorder keeps the order.
+        obj = super().with_content_json(content)
+        obj.sort_order = self.sort_order
+        return obj
+
     # -- Preview -----------------------------------------------------------
     preview_modes = [("desktop", _("Desktop")), ("mobile", _("Mobile"))]
 

@@ -1,19 +1,24 @@
 """The "Live chat" admin menu: inboxes and chatflows as snippet viewsets."""
 
+from django.urls import include, path, reverse
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
+from wagtail.admin.menu import MenuItem
+from wagtail.admin.ui.sidebar import LinkMenuItem
 from wagtail.admin.ui.tables import UpdatedAtColumn
-from wagtail.admin.views.generic import ReorderView
 from wagtail.snippets.models import register_snippet
-from wagtail.snippets.views.snippets import SnippetViewSet, SnippetViewSetGroup
+from wagtail.snippets.views.snippets import ReorderView, SnippetViewSet, SnippetViewSetGroup
 
-from . import config
-from .models import Chatflow, Inbox
+from . import admin_views, config
+from . import conversations as service
+from .models import CannedResponse, Chatflow, Inbox
 
 
 class ChatflowReorderView(ReorderView):
     """Reordering writes with ``QuerySet.update``, which sends no signal, so
-    it invalidates the widget config itself: the order is the priority."""
+    it invalidates the widget config itself: the order is the priority. The
+    snippets' ``ReorderView`` asks for the "publish" permission: reordering
+    changes what visitors see at once."""
 
     def post(self, request, *args, **kwargs):
         response = super().post(request, *args, **kwargs)
@@ -57,3 +62,72 @@ register_snippet(LivechatViewSetGroup)
 @hooks.register("register_icons")
 def register_icons(icons):
     return [*icons, "wagtail_livechat/icons/livechat.svg"]
+
+
+# -- The agents' inbox -------------------------------------------------------
+#
+# The "Live chat" group takes further items from a hook of its own:
+# "Conversations" (first) and the canned responses.
+
+LIVECHAT_MENU_HOOK = "register_livechat_menu_item"
+LivechatViewSetGroup.submenu_hook = LIVECHAT_MENU_HOOK
+
+
+@hooks.register("register_admin_urls")
+def register_inbox_urls():
+    # Only "" and "<int:pk>/": no clash with livechat/chatflows/ and co.
+    return [
+        path(
+            "livechat/",
+            include(
+                (admin_views.get_urls(), "wagtail_livechat_inbox"),
+                namespace="wagtail_livechat_inbox",
+            ),
+        )
+    ]
+
+
+class ConversationsMenuItem(MenuItem):
+    """The inbox's menu item, with the number of open conversations that
+    have unread visitor messages: "Conversations (3)"."""
+
+    def is_shown(self, request):
+        return service.agent_inboxes(request.user).exists()
+
+    def render_component(self, request):
+        count = admin_views.unread_conversations(request.user)
+        label = _("Conversations (%(count)s)") % {"count": count} if count else _("Conversations")
+        return LinkMenuItem(
+            self.name,
+            label,
+            self.url,
+            icon_name=self.icon_name,
+            classname=self.classname,
+            attrs=self.attrs,
+        )
+
+
+@hooks.register(LIVECHAT_MENU_HOOK)
+def register_conversations_menu_item():
+    return ConversationsMenuItem(
+        _("Conversations"),
+        reverse("wagtail_livechat_inbox:index"),
+        name="livechat-conversations",
+        icon_name="livechat",
+        order=100,
+    )
+
+
+class CannedResponseViewSet(SnippetViewSet):
+    model = CannedResponse
+    icon = "openquote"
+    url_prefix = "livechat/canned-responses"
+    url_namespace = "wagtail_livechat_canned_responses"
+    menu_order = 400
+    menu_hook = LIVECHAT_MENU_HOOK  # in the "Live chat" group, not under Snippets
+    list_display = ["__str__", "inbox", "text"]
+    list_filter = ["inbox"]
+    search_fields = ["shortcut", "text"]
+
+
+register_snippet(CannedResponseViewSet)

@@ -1,0 +1,1025 @@
+/* wagtail_livechat: the agents' inbox in the Wagtail admin.
+ *
+ * Two Stimulus controllers on Wagtail's application, one websocket per page
+ * (docs/protocol.md):
+ *   livechat-inbox         the list of conversations, live
+ *   livechat-conversation  one conversation: thread, composer and context
+ *
+ * Whatever a visitor wrote is only ever put in the page with textContent.
+ */
+(() => {
+  "use strict";
+
+  const { Controller } = window.StimulusModule;
+  const app = window.wagtail.app;
+
+  const PING_EVERY = 25000;
+  const BACKOFF_BASE = 1000;
+  const BACKOFF_MAX = 30000;
+  const TYPING_IDLE = 4000;
+  const TYPING_SHOWN = 8000;
+  const NOTIFY_KEY = "wagtail-livechat:notifications";
+
+  // -- Helpers --------------------------------------------------------------
+
+  const readJSON = (id, fallback) => {
+    const element = document.getElementById(id);
+    if (!element) return fallback;
+    try {
+      return JSON.parse(element.textContent);
+    } catch {
+      return fallback;
+    }
+  };
+
+  /** "%(name)s is typing…" with {name: "Alex"}: Django's named placeholders. */
+  const format = (template, values) =>
+    String(template || "").replace(/%\((\w+)\)s/g, (_match, key) =>
+      values[key] === undefined || values[key] === null ? "" : String(values[key]),
+    );
+
+  /** A client id for a message: a UUID, also outside secure contexts. */
+  const clientId = () => {
+    if (window.crypto && typeof window.crypto.randomUUID === "function") {
+      return window.crypto.randomUUID();
+    }
+    const bytes = window.crypto.getRandomValues(new Uint8Array(16));
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  };
+
+  const isHttpUrl = (url) => typeof url === "string" && /^https?:\/\//i.test(url);
+
+  const lang = document.documentElement.lang || undefined;
+  const dateTimeFormat = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" });
+  const timeFormat = new Intl.DateTimeFormat(lang, { timeStyle: "short" });
+
+  /** A date as the agent reads it: the time today, else date and time. */
+  const formatDate = (iso) => {
+    const date = new Date(iso);
+    if (Number.isNaN(date.getTime())) return "";
+    const today = new Date();
+    return date.toDateString() === today.toDateString()
+      ? timeFormat.format(date)
+      : dateTimeFormat.format(date);
+  };
+
+  const formatTimes = (root) => {
+    root.querySelectorAll("time[datetime]").forEach((time) => {
+      const text = formatDate(time.getAttribute("datetime"));
+      if (text) {
+        time.textContent = text;
+        time.title = dateTimeFormat.format(new Date(time.getAttribute("datetime")));
+      }
+    });
+  };
+
+  const slot = (element, name) => element.querySelector(`[data-slot="${name}"]`);
+
+  const setText = (element, name, text) => {
+    const target = slot(element, name);
+    if (target) target.textContent = text === undefined || text === null ? "" : String(text);
+    return target;
+  };
+
+  /** Show an error the way Wagtail does (its messages controller uses textContent). */
+  const flash = (text, type = "error") => {
+    document.dispatchEvent(
+      new CustomEvent("w-messages:add", { detail: { clear: true, text, type } }),
+    );
+  };
+
+  // -- The websocket -------------------------------------------------------
+
+  /**
+   * One agent socket: reconnects with exponential backoff and full jitter
+   * (1 s doubling to 30 s), pings every 25 s, parses frames.
+   */
+  class AgentSocket {
+    constructor(path, { onOpen, onFrame, onStatus }) {
+      this.path = path || "/ws/livechat/agent/";
+      this.onOpen = onOpen;
+      this.onFrame = onFrame;
+      this.onStatus = onStatus;
+      this.attempt = 0;
+      this.stopped = false;
+      this.ws = null;
+      this.timer = null;
+      this.pinger = null;
+      this.onOnline = () => {
+        if (!this.ws && !this.stopped) {
+          clearTimeout(this.timer);
+          this.connect();
+        }
+      };
+      window.addEventListener("online", this.onOnline);
+      this.connect();
+    }
+
+    get isOpen() {
+      return Boolean(this.ws && this.ws.readyState === WebSocket.OPEN);
+    }
+
+    connect() {
+      this.timer = null;
+      const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+      let ws;
+      try {
+        ws = new WebSocket(`${scheme}//${window.location.host}${this.path}`);
+      } catch {
+        this.schedule();
+        return;
+      }
+      this.ws = ws;
+      this.onStatus("connecting");
+      ws.addEventListener("open", () => {
+        if (this.ws !== ws) return;
+        this.onStatus("connected");
+        clearInterval(this.pinger);
+        this.pinger = setInterval(() => this.send({ type: "ping" }), PING_EVERY);
+        this.onOpen();
+      });
+      ws.addEventListener("message", (event) => {
+        if (this.ws !== ws) return;
+        this.attempt = 0; // the server answers: the next outage starts at 1 s again
+        let frame;
+        try {
+          frame = JSON.parse(event.data);
+        } catch {
+          return;
+        }
+        if (frame && typeof frame === "object") this.onFrame(frame);
+      });
+      ws.addEventListener("close", (event) => {
+        if (this.ws !== ws) return;
+        this.ws = null;
+        clearInterval(this.pinger);
+        if (this.stopped) return;
+        if (event.code === 4001 || event.code === 4003) {
+          this.onStatus(event.code === 4001 ? "signedOut" : "forbidden");
+          return;
+        }
+        this.schedule();
+      });
+    }
+
+    schedule() {
+      if (this.stopped || this.timer) return;
+      const ceiling = Math.min(BACKOFF_MAX, BACKOFF_BASE * 2 ** this.attempt);
+      this.attempt += 1;
+      const delay = Math.random() * ceiling; // full jitter
+      this.onStatus("reconnecting", delay);
+      this.timer = setTimeout(() => this.connect(), delay);
+    }
+
+    send(frame) {
+      if (!this.isOpen) return false;
+      this.ws.send(JSON.stringify(frame));
+      return true;
+    }
+
+    stop() {
+      this.stopped = true;
+      clearTimeout(this.timer);
+      clearInterval(this.pinger);
+      window.removeEventListener("online", this.onOnline);
+      if (this.ws) this.ws.close(1000);
+      this.ws = null;
+    }
+  }
+
+  // -- Browser notifications ----------------------------------------------
+
+  const notifications = {
+    supported: () => "Notification" in window,
+    enabled: () =>
+      notifications.supported() &&
+      window.Notification.permission === "granted" &&
+      window.localStorage.getItem(NOTIFY_KEY) === "1",
+
+    /** Tell the agent about a visitor message they may not see. */
+    show(conversation, strings, url) {
+      if (!notifications.enabled()) return;
+      if (document.visibilityState === "visible" && document.hasFocus()) return;
+      try {
+        const note = new window.Notification(
+          format(strings.newMessage, { visitor: conversation.visitor }),
+          { body: conversation.last_message || "", tag: `wagtail-livechat-${conversation.id}` },
+        );
+        note.addEventListener("click", () => {
+          window.focus();
+          window.location.assign(url);
+          note.close();
+        });
+      } catch {
+        // Some browsers only allow notifications from a service worker.
+      }
+    },
+  };
+
+  /** Shared by both pages: connection status text and notifications. */
+  class LivechatController extends Controller {
+    initializeShared() {
+      this.strings = readJSON("livechat-strings", {});
+    }
+
+    conversationUrl(id) {
+      const template = (this.settings && this.settings.conversationUrl) || "/admin/livechat/0/";
+      return template.replace(/\/0\/$/, `/${id}/`);
+    }
+
+    showStatus(state, delay) {
+      if (!this.hasConnectionTarget) return;
+      const target = this.connectionTarget;
+      target.dataset.state = state;
+      if (state === "reconnecting") {
+        target.textContent = format(this.strings.reconnecting, {
+          seconds: Math.max(1, Math.round(delay / 1000)),
+        });
+      } else {
+        target.textContent = this.strings[state] || "";
+      }
+    }
+
+    /** Notify when a conversation has more unread visitor messages than before. */
+    trackUnread(conversation) {
+      this.unread = this.unread || new Map();
+      const before = this.unread.has(conversation.id) ? this.unread.get(conversation.id) : 0;
+      this.unread.set(conversation.id, conversation.unread);
+      if (conversation.status === "open" && conversation.unread > before) {
+        notifications.show(conversation, this.strings, this.conversationUrl(conversation.id));
+      }
+    }
+  }
+
+  // -- The list -------------------------------------------------------------
+
+  app.register(
+    "livechat-inbox",
+    class extends LivechatController {
+      static targets = [
+        "rows",
+        "rowTemplate",
+        "empty",
+        "availability",
+        "availabilityState",
+        "notify",
+        "connection",
+      ];
+
+      static values = { socketPath: { type: String, default: "/ws/livechat/agent/" } };
+
+      connect() {
+        this.initializeShared();
+        this.settings = readJSON("livechat-filters", {});
+        this.unread = new Map();
+        this.rows().forEach((row) => {
+          const badge = slot(row, "unread");
+          const count = badge && !badge.hidden ? parseInt(badge.textContent, 10) || 0 : 0;
+          this.unread.set(Number(row.dataset.conversation), count);
+        });
+        formatTimes(this.element);
+        this.updateNotifyButton();
+        this.socket = new AgentSocket(this.socketPathValue, {
+          onOpen: () => this.socket.send({ type: "hello" }),
+          onFrame: (frame) => this.receive(frame),
+          onStatus: (state, delay) => this.showStatus(state, delay),
+        });
+      }
+
+      disconnect() {
+        if (this.socket) this.socket.stop();
+      }
+
+      rows() {
+        return Array.from(this.rowsTarget.querySelectorAll("tr[data-conversation]"));
+      }
+
+      receive(frame) {
+        switch (frame.type) {
+          case "agent_welcome":
+          case "availability":
+            this.setAvailability(frame.available);
+            break;
+          case "conversation":
+            this.trackUnread(frame.conversation);
+            this.upsert(frame.conversation);
+            break;
+          case "error":
+            flash(frame.message || frame.code);
+            break;
+          default:
+        }
+      }
+
+      // Availability ---------------------------------------------------
+
+      toggleAvailability(event) {
+        const available = event.target.checked;
+        if (!this.socket.send({ type: "availability", available })) {
+          event.target.checked = !available; // not connected: nothing changed
+          return;
+        }
+        this.setAvailability(available);
+      }
+
+      setAvailability(available) {
+        if (this.hasAvailabilityTarget) this.availabilityTarget.checked = Boolean(available);
+        if (this.hasAvailabilityStateTarget) {
+          // The switch says "Available"; spell out the other state.
+          this.availabilityStateTarget.textContent = available ? "" : this.strings.away;
+        }
+      }
+
+      // Notifications --------------------------------------------------
+
+      updateNotifyButton() {
+        if (!this.hasNotifyTarget) return;
+        this.notifyTarget.hidden = !notifications.supported() || notifications.enabled();
+      }
+
+      async enableNotifications() {
+        if (!notifications.supported()) return;
+        let permission = window.Notification.permission;
+        if (permission === "default") permission = await window.Notification.requestPermission();
+        if (permission === "granted") {
+          window.localStorage.setItem(NOTIFY_KEY, "1");
+          flash(this.strings.notificationsOn, "success");
+        } else {
+          flash(this.strings.notificationsBlocked, "warning");
+        }
+        this.updateNotifyButton();
+      }
+
+      // Rows -----------------------------------------------------------
+
+      matches(conversation) {
+        const filters = this.settings;
+        if (filters.status && filters.status !== "all" && conversation.status !== filters.status) {
+          return false;
+        }
+        const assignee = conversation.assignee ? conversation.assignee.id : null;
+        if (filters.assigned === "me" && assignee !== filters.user) return false;
+        if (filters.assigned === "none" && assignee !== null) return false;
+        if (filters.inbox && conversation.inbox !== filters.inbox) return false;
+        return true;
+      }
+
+      upsert(conversation) {
+        let row = this.rowsTarget.querySelector(`tr[data-conversation="${Number(conversation.id)}"]`);
+        if (row && Date.parse(conversation.updated) < Date.parse(row.dataset.updated)) return;
+        if (!this.matches(conversation)) {
+          if (row) row.remove();
+          this.updateEmpty();
+          return;
+        }
+        const firstPage = !this.settings.page || this.settings.page === 1;
+        if (!row) {
+          if (!firstPage) return; // it belongs on page 1
+          row = this.rowTemplateTarget.content.firstElementChild.cloneNode(true);
+        }
+        this.fill(row, conversation);
+        if (firstPage) this.place(row, conversation);
+        this.updateEmpty();
+      }
+
+      fill(row, conversation) {
+        const strings = this.strings;
+        row.dataset.conversation = String(conversation.id);
+        row.dataset.updated = conversation.updated;
+        row.classList.toggle("livechat-row--unread", conversation.unread > 0);
+        slot(row, "link").href = this.conversationUrl(conversation.id);
+        setText(row, "visitor", conversation.visitor);
+        const badge = setText(row, "unread", format(strings.unread, { count: conversation.unread }));
+        badge.hidden = !(conversation.unread > 0);
+        setText(row, "last_message", conversation.last_message);
+        setText(row, "inbox_name", conversation.inbox_name);
+        setText(
+          row,
+          "assignee",
+          conversation.assignee ? conversation.assignee.name : strings.unassigned,
+        );
+        const status = setText(row, "status", strings[conversation.status] || conversation.status);
+        status.classList.toggle("w-status--label", conversation.status !== "open");
+        const time = slot(row, "updated");
+        time.setAttribute("datetime", conversation.updated);
+        time.textContent = formatDate(conversation.updated);
+      }
+
+      /** Newest first: put the row before the first older one. */
+      place(row, conversation) {
+        const updated = Date.parse(conversation.updated);
+        const before = this.rows().find(
+          (other) => other !== row && Date.parse(other.dataset.updated) < updated,
+        );
+        if (before) {
+          if (row.nextElementSibling !== before) this.rowsTarget.insertBefore(row, before);
+        } else if (!row.parentNode) {
+          this.rowsTarget.appendChild(row);
+        }
+      }
+
+      updateEmpty() {
+        if (this.hasEmptyTarget) this.emptyTarget.hidden = this.rows().length > 0;
+      }
+    },
+  );
+
+  // -- One conversation -----------------------------------------------------
+
+  app.register(
+    "livechat-conversation",
+    class extends LivechatController {
+      static targets = [
+        "log",
+        "emptyLog",
+        "messageTemplate",
+        "typing",
+        "composer",
+        "reply",
+        "listbox",
+        "cannedStatus",
+        "note",
+        "send",
+        "status",
+        "assignee",
+        "close",
+        "reopen",
+        "viewers",
+        "connection",
+        "page",
+        "contact",
+        "earlier",
+        "heading",
+      ];
+
+      static values = {
+        socketPath: { type: String, default: "/ws/livechat/agent/" },
+        lastSeq: { type: Number, default: 0 },
+      };
+
+      connect() {
+        this.initializeShared();
+        this.settings = readJSON("livechat-conversation", {});
+        this.canned = readJSON("livechat-canned-data", []);
+        this.id = this.settings.conversation;
+        this.me = this.settings.user;
+        this.state = this.settings.data || {};
+        this.unread = new Map([[this.id, this.state.unread || 0]]);
+        this.seqs = new Set(
+          Array.from(this.logTarget.querySelectorAll("[data-seq]"), (el) => Number(el.dataset.seq)),
+        );
+        this.lastSeq = Math.max(this.lastSeqValue, ...this.seqs, 0);
+        this.readSent = 0;
+        this.ready = false;
+        this.typers = new Map();
+        this.typingOn = false;
+        this.matches = [];
+        this.active = -1;
+        this.storageKey = `wagtail-livechat:pending:${this.id}`;
+        this.pending = new Map(this.loadPending().map((p) => [p.id, p]));
+        this.pending.forEach((p) => this.renderPending(p));
+        formatTimes(this.element);
+        this.scrollToEnd(true);
+
+        this.onVisible = () => this.markRead();
+        document.addEventListener("visibilitychange", this.onVisible);
+        window.addEventListener("focus", this.onVisible);
+
+        this.socket = new AgentSocket(this.socketPathValue, {
+          onOpen: () => {
+            this.ready = false;
+            this.socket.send({ type: "open", conversation: this.id, after: this.lastSeq });
+          },
+          onFrame: (frame) => this.receive(frame),
+          onStatus: (state, delay) => {
+            if (state !== "connected") this.ready = false;
+            this.showStatus(state, delay);
+          },
+        });
+      }
+
+      disconnect() {
+        document.removeEventListener("visibilitychange", this.onVisible);
+        window.removeEventListener("focus", this.onVisible);
+        clearTimeout(this.typingTimer);
+        this.typers.forEach((timer) => clearTimeout(timer));
+        if (this.socket) this.socket.stop();
+      }
+
+      receive(frame) {
+        const mine = (id) => id === this.id;
+        switch (frame.type) {
+          case "history":
+            if (!frame.conversation || !mine(frame.conversation.id)) return;
+            this.applyConversation(frame.conversation);
+            (frame.messages || []).forEach((message) => this.addMessage(message));
+            if (frame.context) this.renderContext(frame.context);
+            this.ready = true;
+            this.flushPending();
+            this.markRead();
+            break;
+          case "message":
+            if (!frame.message || !mine(frame.message.conversation)) return;
+            this.addMessage(frame.message);
+            if (frame.message.author === "visitor") this.setTyping("visitor", false);
+            this.markRead();
+            break;
+          case "ack":
+            this.acknowledge(frame.id, frame.message);
+            break;
+          case "error":
+            if (frame.id && this.pending.has(frame.id)) {
+              this.fail(frame.id, frame.message || frame.code);
+            } else {
+              flash(frame.message || frame.code);
+            }
+            break;
+          case "conversation":
+            this.trackUnread(frame.conversation);
+            if (mine(frame.conversation.id)) this.applyConversation(frame.conversation);
+            break;
+          case "typing":
+            if (mine(frame.conversation)) this.setTyping(frame.who, frame.on);
+            break;
+          case "viewers":
+            if (mine(frame.conversation)) this.renderViewers(frame.viewers || []);
+            break;
+          case "visitor_page":
+            if (mine(frame.conversation)) this.renderPage(frame.page);
+            break;
+          case "context": // not in the protocol yet: a proposed push of the context
+            if (mine(frame.conversation) && frame.context) this.renderContext(frame.context);
+            break;
+          default:
+        }
+      }
+
+      // Messages ---------------------------------------------------------
+
+      nearEnd() {
+        const log = this.logTarget;
+        return log.scrollHeight - log.scrollTop - log.clientHeight < 80;
+      }
+
+      scrollToEnd(force) {
+        if (force || this.stick) this.logTarget.scrollTop = this.logTarget.scrollHeight;
+      }
+
+      buildMessage(message) {
+        const element = this.messageTemplateTarget.content.firstElementChild.cloneNode(true);
+        element.className = `livechat-message livechat-message--${message.author || "agent"}`;
+        element.classList.toggle("livechat-message--note", Boolean(message.note));
+        setText(element, "name", message.name);
+        slot(element, "note").hidden = !message.note;
+        setText(element, "body", message.body);
+        const time = slot(element, "created");
+        if (message.created) {
+          time.setAttribute("datetime", message.created);
+          time.textContent = formatDate(message.created);
+        } else {
+          time.removeAttribute("datetime");
+          time.textContent = "";
+        }
+        return element;
+      }
+
+      addMessage(message) {
+        const seq = Number(message.seq);
+        if (!seq || this.seqs.has(seq)) return; // dedupe by seq
+        this.stick = this.nearEnd();
+        this.seqs.add(seq);
+        this.lastSeq = Math.max(this.lastSeq, seq);
+        if (this.hasEmptyLogTarget) this.emptyLogTarget.remove();
+        const element = this.buildMessage(message);
+        element.dataset.seq = String(seq);
+        const after = Array.from(this.logTarget.children).find(
+          (other) =>
+            other.classList.contains("livechat-message--pending") ||
+            (other.dataset.seq && Number(other.dataset.seq) > seq),
+        );
+        this.logTarget.insertBefore(element, after || null);
+        this.scrollToEnd();
+      }
+
+      markRead() {
+        if (!this.ready || document.visibilityState !== "visible") return;
+        if (this.lastSeq > this.readSent) {
+          if (this.socket.send({ type: "read", conversation: this.id, seq: this.lastSeq })) {
+            this.readSent = this.lastSeq;
+          }
+        }
+      }
+
+      // Sending ----------------------------------------------------------
+
+      loadPending() {
+        try {
+          const stored = JSON.parse(window.sessionStorage.getItem(this.storageKey) || "[]");
+          return Array.isArray(stored) ? stored.filter((p) => p && p.id && p.body) : [];
+        } catch {
+          return [];
+        }
+      }
+
+      savePending() {
+        try {
+          const list = Array.from(this.pending.values()).filter((p) => !p.failed);
+          if (list.length) {
+            window.sessionStorage.setItem(
+              this.storageKey,
+              JSON.stringify(list.map(({ id, body, note }) => ({ id, body, note }))),
+            );
+          } else {
+            window.sessionStorage.removeItem(this.storageKey);
+          }
+        } catch {
+          // Private mode: pending messages then live as long as the page.
+        }
+      }
+
+      submit(event) {
+        event.preventDefault();
+        this.closeCanned();
+        const body = this.replyTarget.value;
+        if (!body.trim()) return;
+        const pending = { id: clientId(), body, note: this.noteTarget.checked };
+        this.pending.set(pending.id, pending);
+        this.savePending();
+        this.renderPending(pending);
+        this.replyTarget.value = "";
+        this.stopTyping();
+        this.scrollToEnd(true);
+        if (this.ready) this.transmit(pending);
+      }
+
+      transmit(pending) {
+        this.socket.send({
+          type: "message",
+          conversation: this.id,
+          id: pending.id,
+          body: pending.body,
+          note: pending.note,
+        });
+      }
+
+      /** After (re)connecting: resend what was never acknowledged, same ids. */
+      flushPending() {
+        this.pending.forEach((pending) => {
+          if (!pending.failed) this.transmit(pending);
+        });
+      }
+
+      renderPending(pending) {
+        const element = this.buildMessage({
+          author: "agent",
+          name: this.settings.name,
+          body: pending.body,
+          note: pending.note,
+        });
+        element.classList.add("livechat-message--pending");
+        element.dataset.clientId = pending.id;
+        const state = setText(element, "state", this.strings.sending);
+        state.hidden = false;
+        if (this.hasEmptyLogTarget) this.emptyLogTarget.remove();
+        this.logTarget.appendChild(element);
+        pending.element = element;
+      }
+
+      acknowledge(id, message) {
+        const pending = this.pending.get(id);
+        if (pending) {
+          this.pending.delete(id);
+          this.savePending();
+          if (pending.element) pending.element.remove();
+        }
+        if (message && message.conversation === this.id) this.addMessage(message);
+      }
+
+      fail(id, error) {
+        const pending = this.pending.get(id);
+        pending.failed = true;
+        this.savePending();
+        if (!pending.element) return;
+        pending.element.classList.add("livechat-message--failed");
+        const state = setText(pending.element, "state", format(this.strings.failed, { error }));
+        state.hidden = false;
+      }
+
+      noteMode() {
+        const note = this.noteTarget.checked;
+        this.composerTarget.classList.toggle("livechat-composer--note", note);
+        this.sendTarget.textContent = note ? this.strings.addNote : this.strings.send;
+        if (note) this.stopTyping();
+      }
+
+      // Typing -------------------------------------------------------------
+
+      startTyping() {
+        if (this.noteTarget.checked) return; // the visitor must not see notes being written
+        if (!this.typingOn && this.ready) {
+          this.typingOn = this.socket.send({ type: "typing", conversation: this.id, on: true });
+        }
+        clearTimeout(this.typingTimer);
+        this.typingTimer = setTimeout(() => this.stopTyping(), TYPING_IDLE);
+      }
+
+      stopTyping() {
+        clearTimeout(this.typingTimer);
+        if (this.typingOn) {
+          this.socket.send({ type: "typing", conversation: this.id, on: false });
+          this.typingOn = false;
+        }
+      }
+
+      setTyping(who, on) {
+        clearTimeout(this.typers.get(who));
+        if (on) {
+          // An "off" can be lost with a connection: forget it after a while.
+          this.typers.set(
+            who,
+            setTimeout(() => this.setTyping(who, false), TYPING_SHOWN),
+          );
+        } else {
+          this.typers.delete(who);
+        }
+        const texts = Array.from(this.typers.keys(), (name) =>
+          name === "visitor"
+            ? this.strings.visitorTyping
+            : format(this.strings.agentTyping, { name }),
+        );
+        this.typingTarget.textContent = texts.join(" ");
+      }
+
+      // Canned responses ---------------------------------------------------
+
+      /** The "/shortcut" being typed just before the caret, if any. */
+      cannedToken() {
+        const reply = this.replyTarget;
+        if (reply.selectionStart !== reply.selectionEnd) return null;
+        const before = reply.value.slice(0, reply.selectionStart);
+        const match = before.match(/(^|\s)\/([a-z0-9_-]*)$/);
+        if (!match) return null;
+        return { query: match[2], start: before.length - match[2].length - 1, end: before.length };
+      }
+
+      input() {
+        if (this.replyTarget.value.trim()) this.startTyping();
+        else this.stopTyping();
+        this.updateCanned();
+      }
+
+      updateCanned() {
+        const token = this.cannedToken();
+        if (!token || !this.canned.length) {
+          this.closeCanned();
+          return;
+        }
+        const query = token.query;
+        const matches = this.canned
+          .filter((c) => c.shortcut.startsWith(query))
+          .sort((a, b) => (b.shortcut === query) - (a.shortcut === query));
+        if (!matches.length) {
+          this.closeCanned();
+          return;
+        }
+        const wasOpen = !this.listboxTarget.hidden;
+        this.matches = matches;
+        this.renderCanned(0);
+        if (!wasOpen) {
+          this.cannedStatusTarget.textContent = format(this.strings.cannedHint, {
+            count: matches.length,
+          });
+        }
+      }
+
+      renderCanned(active) {
+        const listbox = this.listboxTarget;
+        this.active = active;
+        listbox.replaceChildren(
+          ...this.matches.map((canned, index) => {
+            const option = document.createElement("li");
+            option.id = `livechat-canned-${index}`;
+            option.setAttribute("role", "option");
+            option.setAttribute("aria-selected", String(index === active));
+            option.className = "livechat-canned__option";
+            const shortcut = document.createElement("span");
+            shortcut.className = "livechat-canned__shortcut";
+            shortcut.textContent = `/${canned.shortcut}`;
+            const text = document.createElement("span");
+            text.className = "livechat-canned__text";
+            text.textContent = canned.text;
+            option.append(shortcut, text);
+            // Keep the focus in the reply box; insert on click.
+            option.addEventListener("mousedown", (event) => event.preventDefault());
+            option.addEventListener("click", () => this.insertCanned(index));
+            return option;
+          }),
+        );
+        listbox.hidden = false;
+        this.replyTarget.setAttribute("aria-activedescendant", `livechat-canned-${active}`);
+        const current = listbox.children[active];
+        if (current) current.scrollIntoView({ block: "nearest" });
+      }
+
+      closeCanned() {
+        if (!this.hasListboxTarget) return;
+        this.listboxTarget.hidden = true;
+        this.listboxTarget.replaceChildren();
+        this.replyTarget.removeAttribute("aria-activedescendant");
+        this.matches = [];
+        this.active = -1;
+        this.cannedStatusTarget.textContent = "";
+      }
+
+      insertCanned(index) {
+        const canned = this.matches[index];
+        const token = this.cannedToken();
+        if (!canned || !token) {
+          this.closeCanned();
+          return;
+        }
+        const reply = this.replyTarget;
+        reply.setRangeText(canned.text, token.start, token.end, "end");
+        this.closeCanned();
+        reply.focus();
+        this.startTyping();
+      }
+
+      blur() {
+        this.closeCanned();
+      }
+
+      keydown(event) {
+        if (event.isComposing) return;
+        const open = !this.listboxTarget.hidden && this.matches.length > 0;
+        if (open) {
+          if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+            event.preventDefault();
+            const step = event.key === "ArrowDown" ? 1 : -1;
+            this.renderCanned((this.active + step + this.matches.length) % this.matches.length);
+            return;
+          }
+          if ((event.key === "Tab" && !event.shiftKey) || (event.key === "Enter" && !event.shiftKey)) {
+            event.preventDefault();
+            this.insertCanned(this.active);
+            return;
+          }
+          if (event.key === "Escape") {
+            event.preventDefault();
+            this.closeCanned();
+            return;
+          }
+        }
+        if (event.key === "Enter" && !event.shiftKey) {
+          event.preventDefault();
+          this.composerTarget.requestSubmit();
+        }
+      }
+
+      // Assign, close, reopen ---------------------------------------------
+
+      assign() {
+        const value = this.assigneeTarget.value;
+        const user = value ? Number(value) : null;
+        if (!this.socket.send({ type: "assign", conversation: this.id, user })) {
+          this.applyConversation(this.state); // not connected: show what is true
+        }
+      }
+
+      close() {
+        this.socket.send({ type: "close", conversation: this.id });
+      }
+
+      reopen() {
+        this.socket.send({ type: "reopen", conversation: this.id });
+      }
+
+      applyConversation(conversation) {
+        const previous = this.state || {};
+        this.state = conversation;
+        const open = conversation.status === "open";
+        this.statusTarget.textContent = this.strings[conversation.status] || conversation.status;
+        this.statusTarget.classList.toggle("w-status--label", !open);
+        const focused = document.activeElement;
+        this.closeTarget.hidden = !open;
+        this.reopenTarget.hidden = open;
+        if (focused === this.closeTarget && !open) this.reopenTarget.focus();
+        if (focused === this.reopenTarget && open) this.closeTarget.focus();
+
+        const assignee = conversation.assignee;
+        const select = this.assigneeTarget;
+        if (assignee && !Array.from(select.options).some((o) => o.value === String(assignee.id))) {
+          select.add(new Option(assignee.name, String(assignee.id)));
+        }
+        select.value = assignee ? String(assignee.id) : "";
+
+        if ("visitor_page" in conversation) this.renderPage(conversation.visitor_page);
+        if (previous.visitor !== undefined && previous.visitor !== conversation.visitor) {
+          // The visitor left their email address: fetch the new context.
+          if (this.hasHeadingTarget) {
+            this.headingTarget.textContent = format(this.strings.conversationWith, {
+              visitor: conversation.visitor,
+            });
+          }
+          if (this.ready) {
+            this.socket.send({ type: "open", conversation: this.id, after: this.lastSeq });
+          }
+        }
+      }
+
+      // Presence -----------------------------------------------------------
+
+      renderViewers(viewers) {
+        const others = viewers.filter((viewer) => viewer.id !== this.me).map((v) => v.name);
+        this.viewersTarget.textContent = others.length
+          ? format(this.strings.viewers, { names: others.join(", ") })
+          : this.strings.viewersNone;
+      }
+
+      // Context ------------------------------------------------------------
+
+      paragraph(text, className) {
+        const p = document.createElement("p");
+        p.textContent = text;
+        if (className) p.className = className;
+        return p;
+      }
+
+      renderPage(page) {
+        if (!this.hasPageTarget) return;
+        const parts = [];
+        if (page && page.url) {
+          const title = document.createElement("p");
+          title.className = "livechat-context__page";
+          const link = document.createElement("a");
+          if (isHttpUrl(page.url)) link.href = page.url;
+          link.target = "_blank";
+          link.rel = "noopener noreferrer";
+          link.textContent = page.title || page.url;
+          title.append(link);
+          parts.push(title, this.paragraph(page.url, "livechat-context__url"));
+          if (page.edit_url) {
+            const edit = document.createElement("a");
+            edit.className = "button button-small button-secondary";
+            edit.href = page.edit_url;
+            edit.textContent = this.strings.editPage;
+            const wrapper = document.createElement("p");
+            wrapper.append(edit);
+            parts.push(wrapper);
+          }
+        } else {
+          parts.push(this.paragraph(this.strings.noPage, "livechat-context__none"));
+        }
+        this.pageTarget.replaceChildren(...parts);
+      }
+
+      renderContext(context) {
+        this.renderPage(context.page);
+        if (this.hasContactTarget && context.contact) {
+          const contact = context.contact;
+          const strings = this.strings;
+          const list = document.createElement("dl");
+          list.className = "livechat-context__facts";
+          const email = document.createElement("a");
+          email.href = `mailto:${contact.email}`;
+          email.textContent = contact.email;
+          [
+            [strings.contactName, contact.name || "—"],
+            [strings.contactEmail, email],
+            [strings.dataConsent, contact.data_consent ? strings.yes : strings.no],
+            [strings.subscriptions, (contact.subscriptions || []).join(", ") || strings.none],
+          ].forEach(([label, value]) => {
+            const dt = document.createElement("dt");
+            dt.textContent = label;
+            const dd = document.createElement("dd");
+            dd.append(value); // a string is appended as a text node
+            list.append(dt, dd);
+          });
+          this.contactTarget.replaceChildren(list);
+        }
+        if (this.hasEarlierTarget && context.earlier && context.earlier.length) {
+          const list = document.createElement("ul");
+          list.className = "livechat-context__earlier";
+          context.earlier.forEach((earlier) => {
+            const item = document.createElement("li");
+            const link = document.createElement("a");
+            link.href = this.conversationUrl(earlier.id);
+            link.textContent = format(this.strings.conversation, { id: earlier.id });
+            const time = document.createElement("time");
+            time.setAttribute("datetime", earlier.created);
+            time.textContent = formatDate(earlier.created);
+            const status = document.createElement("span");
+            status.className = `w-status${earlier.status === "open" ? "" : " w-status--label"}`;
+            status.textContent = this.strings[earlier.status] || earlier.status;
+            item.append(link, " ", time, " ", status);
+            list.append(item);
+          });
+          this.earlierTarget.replaceChildren(list);
+        }
+      }
+    },
+  );
+})();

@@ -12,6 +12,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.core import mail
 from django.db import transaction
 from django.test import override_settings
+from wagtail.models import Locale, Page, Site
 
 from tests.livechat_factories import add_members, make_agent, make_chatflow, make_inbox
 from wagtail_livechat import identity
@@ -420,11 +421,13 @@ async def test_typing_both_ways_and_viewers(setup):
     b, _ = await agent_socket(colleague)
     await a.send_json_to({"type": "open", "conversation": conversation.pk})
     await receive_until(a, "history")
+    assert (await receive_until(a, "viewers"))[0]["viewers"] == []
     await b.send_json_to({"type": "open", "conversation": conversation.pk})
     await receive_until(b, "history")
+    assert (await receive_until(b, "viewers"))[0]["viewers"] == []
     viewers, _ = await receive_until(a, "viewers")
     assert {v["id"] for v in viewers["viewers"]} == {colleague.pk}
-    viewers, _ = await receive_until(b, "viewers")
+    viewers, _ = await receive_until(b, "viewers")  # a answered b's join
     assert {v["id"] for v in viewers["viewers"]} == {agent.pk}
 
     await ws.send_json_to({"type": "typing", "on": True})
@@ -446,6 +449,15 @@ async def test_typing_both_ways_and_viewers(setup):
         await socket.disconnect()
 
 
+def site_home():
+    """A home page served at / (transactional tests flush what migrations made)."""
+    Locale.objects.get_or_create(language_code="en")
+    root = Page.get_first_root_node() or Page.add_root(instance=Page(title="Root", slug="root"))
+    home = root.add_child(instance=Page(title="Home", slug="home"))
+    Site.objects.create(hostname="testserver", root_page=home, is_default_site=True)
+    return home
+
+
 async def test_visitor_page_updates_reach_agent_live(setup):
     agent, _inbox, chatflow, visitor = setup
     ws, _ = await visitor_socket(visitor, chatflow)
@@ -455,12 +467,60 @@ async def test_visitor_page_updates_reach_agent_live(setup):
     a, _ = await agent_socket(agent)
     await a.send_json_to({"type": "open", "conversation": conversation.pk})
     await receive_until(a, "history")
+    home = await db(site_home)
     await ws.send_json_to(
-        {"type": "page", "url": "http://testserver/help/billing/", "title": "Billing", "id": 7}
+        {"type": "page", "url": "http://testserver/", "title": "Home", "id": home.pk}
+    )
+    frame, _ = await receive_until(a, "visitor_page")
+    assert frame["page"]["url"] == "http://testserver/"
+    assert frame["page"]["edit_url"] == f"/admin/pages/{home.pk}/edit/"
+    # A page id that is not the page at that URL gets no edit link.
+    await ws.send_json_to(
+        {
+            "type": "page",
+            "url": "http://testserver/help/billing/",
+            "title": "Billing",
+            "id": home.pk,
+        }
     )
     frame, _ = await receive_until(a, "visitor_page")
     assert frame["page"]["url"] == "http://testserver/help/billing/"
-    assert frame["page"]["edit_url"] == "/admin/pages/7/edit/"
+    assert frame["page"]["edit_url"] is None
+    await ws.disconnect()
+    await a.disconnect()
+
+
+async def test_agents_viewing_get_the_new_context_when_the_visitor_leaves_an_email(setup):
+    agent, _inbox, chatflow, visitor = setup
+    ws, _ = await visitor_socket(visitor, chatflow)
+    await ws.send_json_to({"type": "message", "id": "client-0001", "body": "Hi"})
+    await receive_until(ws, "ack")
+    conversation = await db(lambda: Conversation.objects.get())
+    a, _ = await agent_socket(agent)
+    await a.send_json_to({"type": "open", "conversation": conversation.pk})
+    await receive_until(a, "history")
+    viewers, _ = await receive_until(a, "viewers")
+    assert viewers["viewers"] == []  # alone, and told so at once
+    await ws.send_json_to({"type": "email", "email": "ann@example.com", "consent": True})
+    frame, _ = await receive_until(a, "context")
+    assert frame["context"]["contact"]["email"] == "ann@example.com"
+    assert frame["context"]["contact"]["data_consent"] is True
+    await ws.disconnect()
+    await a.disconnect()
+
+
+async def test_agent_follows_inboxes_joined_while_connected(setup):
+    agent, _inbox, chatflow, visitor = setup
+    other = await db(make_inbox, "Support")
+    other_chatflow = await db(make_chatflow, other, "Support chat")
+    a, _ = await agent_socket(agent)
+    await db(add_members, other, agent)
+    await a.send_json_to({"type": "ping"})
+    await receive_until(a, "pong")
+    ws, _ = await visitor_socket(visitor, other_chatflow)
+    await ws.send_json_to({"type": "message", "id": "client-0001", "body": "Support?"})
+    update, _ = await receive_until(a, "conversation")
+    assert update["conversation"]["inbox"] == other.pk
     await ws.disconnect()
     await a.disconnect()
 

@@ -314,6 +314,8 @@ class AgentConsumer(LivechatConsumer):
         self.viewers[pk] = {}
         await self.channel_layer.group_add(service.conversation_group(pk), self.channel_name)
         await self.send_json(history)
+        # Nobody else yet, as far as we know; those who are answer the join.
+        await self.send_json({"type": "viewers", "conversation": pk, "viewers": []})
         await self.channel_layer.group_send(
             service.conversation_group(pk),
             {
@@ -436,8 +438,19 @@ class AgentConsumer(LivechatConsumer):
         self.acked = {key for key in self.acked if key[0] != pk}
 
     async def resync(self):
+        await self._follow_inboxes()
         for pk in list(self.opened):
             await self._deliver(pk)
+
+    async def _follow_inboxes(self):
+        """Memberships change while a socket is open: follow the inboxes the
+        agent belongs to now (checked on every ping)."""
+        current = set(await self._inbox_ids() or ())
+        for pk in current - set(self.inbox_ids):
+            await self.channel_layer.group_add(service.inbox_group(pk), self.channel_name)
+        for pk in set(self.inbox_ids) - current:
+            await self.channel_layer.group_discard(service.inbox_group(pk), self.channel_name)
+        self.inbox_ids = list(current)
 
     # -- Channel layer events ---------------------------------------------
 
@@ -460,6 +473,12 @@ class AgentConsumer(LivechatConsumer):
                 await self.send_json(
                     {"type": "visitor_page", "conversation": pk, "page": summary["visitor_page"]}
                 )
+            if event["event"] == "contact" and pk in self.opened:
+                context = await database_sync_to_async(self._context)(pk)
+                await self.send_json({"type": "context", "conversation": pk, "context": context})
+
+    def _context(self, pk):
+        return service.conversation_context(service.conversation_for(self.user, pk))
 
     async def livechat_typing(self, event):
         if event["sender"] != self.channel_name and event["conversation"] in self.opened:

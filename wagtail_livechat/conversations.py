@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -23,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from wagtail.admin.utils import get_admin_base_url
+from wagtail.models import Page
 
 from . import assignment
 from .conf import conf
@@ -77,13 +79,11 @@ def send_now(groups, event: dict) -> None:
 
 
 def notify(conversation: Conversation, event: str, **fields) -> None:
-    """After the transaction commits, tell everyone who follows this
-    conversation (its inbox, its viewers, its visitor) to look again."""
-    groups = (
-        inbox_group(conversation.inbox_id),
-        conversation_group(conversation.pk),
-        visitor_group(conversation.visitor_id),
-    )
+    """After the transaction commits, tell those who follow this conversation
+    to look again: its inbox's agents and its visitor. (Agents viewing it are
+    in the inbox's group already; the conversation's own group carries only
+    what is never stored: typing and presence.)"""
+    groups = (inbox_group(conversation.inbox_id), visitor_group(conversation.visitor_id))
     payload = {"event": event, "conversation": conversation.pk, **fields}
     transaction.on_commit(lambda: send_now(groups, payload))
 
@@ -268,13 +268,24 @@ def _notify_offline(conversation: Conversation, message: Message) -> None:
     )
 
 
+def _page_at(url: str, page_id: int | None) -> int | None:
+    """The page id the widget reported, if that live page is at that URL: the
+    agents' "edit this page" link must not point wherever a visitor says."""
+    if not page_id:
+        return None
+    page = Page.objects.live().filter(pk=page_id).first()
+    if page is None or page.get_url() not in (url, urlsplit(url).path):
+        return None
+    return page.pk
+
+
 def update_visitor_page(visitor: Visitor, page: dict | None) -> None:
     if not page:
         return
     Visitor.objects.filter(pk=visitor.pk).update(
         page_url=page["url"],
         page_title=page.get("title") or "",
-        page_id=page.get("id"),
+        page_id=_page_at(page["url"], page.get("id")),
         last_seen_at=timezone.now(),
     )
     for conversation in visitor.conversations.filter(status=Conversation.Status.OPEN):

@@ -12,6 +12,7 @@
   let host = null;
   let root = null;
   let chat = null;
+  let loading = null;
   let state = "idle";
 
   const emit = (name, detail) => (listeners[name] || []).forEach((fn) => fn(detail));
@@ -42,8 +43,8 @@
     return (await res.json()).chatflow;
   }
 
-  const CSS = `:host{all:initial}*{box-sizing:border-box;font:15px/1.4 system-ui,sans-serif}
-.l{position:fixed;bottom:20px;z-index:2147483000;display:flex;flex-direction:column;gap:10px}
+  const CSS = `:host{all:initial}*{box-sizing:border-box}button{font:inherit}
+.l{position:fixed;bottom:20px;z-index:2147483000;display:flex;flex-direction:column;gap:10px;font:15px/1.4 system-ui,sans-serif}
 .right{right:20px;align-items:flex-end}.left{left:20px;align-items:flex-start}
 .btn{width:56px;height:56px;border:0;border-radius:50%;background:var(--c);color:#fff;cursor:pointer;box-shadow:0 4px 14px #0004}
 .btn svg{width:28px;height:28px;fill:currentColor}
@@ -70,7 +71,11 @@
     if (mode !== "launcher" && !boot.chatflow) {
       const text = h("div", { class: "o", role: "button", tabindex: "0", onclick: () => api.open() });
       text.innerHTML = cfg.welcome; // editor-made rich text, sanitised by Wagtail
-      text.addEventListener("keydown", (e) => e.key === "Enter" && api.open());
+      text.addEventListener("keydown", (e) => {
+        if (e.key !== "Enter" && e.key !== " ") return;
+        e.preventDefault();
+        api.open();
+      });
       const prompt = h("div", { class: "p", role: "status" }, text,
         h("button", { class: "x", type: "button", "aria-label": s.dismiss, text: "×", onclick: () => prompt.remove() }));
       wrap.append(prompt);
@@ -80,14 +85,14 @@
     d.body.append(host);
     if (mode === "prompt_and_open") arm(cfg.desktop);
     state = "ready";
-    if (boot.chatflow) api.open(); // preview shows the opened chat
+    if (boot.chatflow) api.open({ focus: false }); // preview shows the opened chat, focus stays in the editor
   }
 
   /* Open the chat once when the chatflow's trigger fires. */
   function arm(t) {
     const fire = () => {
       off();
-      if (state === "ready") api.open();
+      if (state === "ready") api.open({ focus: false }); // not asked for: keep the visitor's focus
     };
     const onExit = (e) => e.clientY <= 0 && !e.relatedTarget && fire();
     const onScroll = () => {
@@ -120,18 +125,27 @@
       }
       render();
     },
-    async open() {
+    async open({ focus = true } = {}) {
       if (!root || state === "open") return;
       state = "open";
       root.querySelector(".p")?.remove();
       root.querySelector(".btn").setAttribute("aria-expanded", "true");
-      if (!chat) chat = (await import(boot.chat)).mount({ root, cfg, boot, emit });
-      chat.open();
+      const current = root;
+      // One import and one panel, however often the launcher is clicked meanwhile.
+      loading = loading || import(boot.chat).then((m) => m.mount({ root: current, cfg, boot, emit }));
+      try {
+        chat = await loading;
+      } catch (err) {
+        loading = null;
+        if (root === current) api.close();
+        throw err;
+      }
+      if (root === current && state === "open") chat.open(focus); // not closed meanwhile
     },
     close() {
       if (state !== "open") return;
       state = "ready";
-      chat.close();
+      chat?.close(); // absent while chat.js is still loading
       const btn = root.querySelector(".btn");
       btn.setAttribute("aria-expanded", "false");
       btn.focus();
@@ -139,7 +153,7 @@
     remove() {
       chat?.destroy?.();
       host?.remove();
-      host = root = chat = cfg = null;
+      host = root = chat = cfg = loading = null;
       state = "idle";
     },
     async refresh() {

@@ -34,9 +34,10 @@ def test_tag_renders_the_boot_data(demo):
     assert snippet == html.strip()
     assert boot == {
         "config": "/livechat/config/",
+        "visitor": "/livechat/visitor/",
+        "search": "/livechat/search/",
         "page": demo.pk,
         "chat": "/static/wagtail_livechat/chat.js",
-        "css": "/static/wagtail_livechat/widget.css",
         "ws": "/ws/livechat/",
         "defer": False,
     }
@@ -116,7 +117,7 @@ def test_demo_pages_hold_no_per_visitor_data(admin_user, demo, path):
     assert "csrf" not in html.lower()
     assert html.count('id="wagtail-livechat"') == 1
     _snippet, boot = boot_of(html)
-    assert set(boot) == {"config", "page", "chat", "css", "ws", "defer"}
+    assert set(boot) == {"config", "visitor", "search", "page", "chat", "ws", "defer"}
 
     # another anonymous visitor, and a logged-in one, get the very same bytes
     other = Client(HTTP_REFERER="https://search.example/").get(path + "?utm_source=ads")

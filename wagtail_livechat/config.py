@@ -215,6 +215,13 @@ def widget_strings() -> dict:
         "transcript": _("Email me a transcript"),
         "rate": _("Rate this conversation"),
         "thanks": _("Thank you!"),
+        "messages": _("Messages"),
+        "save": _("Save"),
+        "declined": _("Without the cookie the chat cannot remember you, so it cannot start."),
+        "failed": _("The message could not be sent. It will be retried."),
+        "ended": _("The conversation has ended."),
+        "emailSaved": _("Thanks, we will reply to that address."),
+        "transcriptSent": _("Transcript sent."),
     }
 
 
@@ -310,9 +317,10 @@ def boot_data(page=None) -> dict:
 
     return {
         "config": reverse("wagtail_livechat:config"),
+        "visitor": reverse("wagtail_livechat:visitor"),
+        "search": reverse("wagtail_livechat:search"),
         "page": page.pk if isinstance(page, Page) else None,
         "chat": static("wagtail_livechat/chat.js"),
-        "css": static("wagtail_livechat/widget.css"),
         "ws": "/ws/livechat/",
         "defer": conf.DEFER,
     }

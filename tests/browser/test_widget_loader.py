@@ -109,7 +109,7 @@ def test_launcher_opens_and_closes_the_chat(page, demo, screenshots):
     expect(dialog.get_by_role("heading", name="Example team")).to_be_visible()
     expect(button).to_have_attribute("aria-expanded", "true")
     # The prompt goes away once the chat is open.
-    expect(page.locator("#wagtail-livechat-root").get_by_role("status")).to_have_count(0)
+    expect(page.locator("#wagtail-livechat-root .p")).to_have_count(0)
     # A card above the launcher, its header in the accent colour.
     card = dialog.bounding_box()
     assert dialog.evaluate("d => getComputedStyle(d).backgroundColor") == "rgb(255, 255, 255)"
@@ -144,15 +144,16 @@ def test_keyboard_reaches_and_opens_the_launcher(page, demo):
     dialog = chat_dialog(page)
     expect(dialog).to_be_visible()
     expect(dialog).to_contain_text(WELCOME)
-    # Focus moves into the panel, to its close button.
-    expect(dialog.get_by_role("button", name="Close chat")).to_be_focused()
-    page.keyboard.press("Enter")
+    # Focus moves into the panel, to the message box, ready to type.
+    expect(dialog.get_by_role("textbox", name="Message")).to_be_focused()
+    page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     expect(button).to_be_focused()
-    # Escape closes the open chat too.
+    # The close button works by keyboard too.
     page.keyboard.press("Enter")
     expect(dialog).to_be_visible()
-    page.keyboard.press("Escape")
+    dialog.get_by_role("button", name="Close chat").focus()
+    page.keyboard.press("Enter")
     expect(dialog).to_be_hidden()
     expect(button).to_be_focused()
 

@@ -1,51 +1,395 @@
-/* wagtail_livechat chat panel, loaded by livechat.js on the first interaction. */
+/* wagtail_livechat chat panel, loaded by livechat.js on the first interaction.
+ *
+ * Delivery follows docs/protocol.md: every message gets a client id and stays
+ * "pending" until the server's ack; pending messages are resent (same id) after
+ * every reconnect, and the history resumes after the last seq seen. Visitor and
+ * agent text is only ever set with textContent. */
 
 /* In the loader's shadow root: --c is the accent colour, the font is inherited. */
 const CSS = `.chat{display:flex;flex-direction:column;width:360px;max-width:calc(100vw - 40px);
-max-height:min(560px,calc(100vh - 110px));background:#fff;color:#1a1a1a;border-radius:12px;
+height:min(560px,calc(100vh - 110px));background:#fff;color:#1a1a1a;border-radius:12px;
 box-shadow:0 8px 30px #0003;overflow:hidden}.chat[hidden]{display:none}
-.chat header{display:flex;align-items:center;gap:8px;padding:10px 8px 10px 16px;background:var(--c);color:#fff}
-.chat h2{flex:1;margin:0;font-size:16px;font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
-.chat .close{flex:none;border:0;border-radius:6px;background:none;color:inherit;font-size:24px;line-height:1;padding:4px 10px;cursor:pointer}
-.chat .close:hover{background:#fff3}.chat .close:focus-visible{outline-color:#fff}
-.chat .welcome{align-self:flex-start;max-width:85%;margin:16px;padding:10px 14px;background:#f1f3f6;border-radius:12px 12px 12px 4px;overflow-wrap:anywhere}
-.chat .welcome p{margin:0}.chat .welcome p+p{margin-top:.5em}.chat .welcome a{color:inherit}`;
+header{display:flex;align-items:center;gap:8px;padding:10px 8px 10px 16px;background:var(--c);color:#fff}
+header img{width:32px;height:32px;border-radius:50%}header div{flex:1;min-width:0}
+h2{margin:0;font-size:16px;font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+header small{display:block;font-size:12px;opacity:.9}
+.close{flex:none;border:0;border-radius:6px;background:none;color:inherit;font-size:24px;line-height:1;padding:4px 10px;cursor:pointer}
+.close:hover{background:#fff3}.close:focus-visible{outline-color:#fff}
+.body{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:8px}
+.log{display:flex;flex-direction:column;gap:8px}
+.msg,.welcome{max-width:85%;padding:8px 12px;border-radius:12px;overflow-wrap:anywhere;white-space:pre-wrap}
+.welcome,.agent{align-self:flex-start;background:#f1f3f6;border-bottom-left-radius:4px}
+.welcome{white-space:normal}.welcome p{margin:0}.welcome p+p{margin-top:.5em}.welcome a{color:inherit}
+.visitor{align-self:flex-end;background:var(--c);color:#fff;border-bottom-right-radius:4px}
+.pending{opacity:.6}.failed{outline:2px solid #b00020}
+.system,.note,.err{align-self:center;font-size:13px;color:#555;text-align:center}.err{color:#b00020}
+.name{display:block;font-size:12px;font-weight:600;margin-bottom:2px}
+form{display:flex;flex-direction:column;gap:6px;padding:10px;background:#f7f8fa;border-radius:8px}
+label{font-size:14px}input,textarea{font:inherit;padding:8px;border:1px solid #8a8f98;border-radius:6px;width:100%}
+.row{display:flex;gap:6px;align-items:center}.row input{width:auto}
+button.b{font:inherit;border:0;border-radius:6px;padding:8px 14px;background:var(--c);color:#fff;cursor:pointer}
+.compose{flex-direction:row;gap:6px;padding:10px;background:none;border-radius:0;border-top:1px solid #e3e5e8;align-items:flex-end}
+.compose textarea{resize:none;height:42px;max-height:120px}
+.results a{display:block;padding:4px 0;color:inherit}.typing{font-size:13px;color:#555;min-height:1.2em;padding:0 14px}
+.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}[hidden]{display:none!important}`;
 
-export function mount({ root, cfg }) {
+let uid = 0;
+const h = (tag, attrs = {}, ...kids) => {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v == null || v === false) continue;
+    if (k === "text") node.textContent = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  node.append(...kids.filter(Boolean));
+  return node;
+};
+const field = (label, attrs) => {
+  const id = `lc${++uid}`;
+  return [h("label", { for: id, text: label }), h(attrs.tag || "input", { id, ...attrs, tag: null })];
+};
+const clientId = () =>
+  crypto.randomUUID ? crypto.randomUUID() : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`;
+
+export function mount({ root, cfg, boot, emit }) {
   const s = cfg.strings;
-  const style = document.createElement("style");
-  style.textContent = CSS;
-  const panel = document.createElement("section");
-  panel.className = "chat";
-  panel.setAttribute("role", "dialog");
-  panel.setAttribute("aria-label", cfg.heading.name || s.open);
-  panel.hidden = true;
-  panel.addEventListener("keydown", (e) => e.key === "Escape" && window.WagtailLivechat.close());
-  const header = document.createElement("header");
-  const title = document.createElement("h2");
-  title.textContent = cfg.heading.name || "";
-  const close = document.createElement("button");
-  close.type = "button";
-  close.className = "close";
-  close.setAttribute("aria-label", s.close);
-  close.textContent = "×";
-  close.addEventListener("click", () => window.WagtailLivechat.close());
-  header.append(title, close);
-  const welcome = document.createElement("div");
-  welcome.className = "welcome";
+  const preview = !!boot.chatflow;
+  const pending = new Map(); // client id -> {body, el}
+  const queue = []; // frames waiting for the socket (after the welcome)
+  const bySeq = new Map(); // seq -> element
+  let ws = null;
+  let attempt = 0;
+  let retry = 0;
+  let pinger = 0;
+  let identified = false;
+  let contact = false;
+  let online = cfg.online;
+  let started = false;
+  let lastSeq = 0;
+  let unread = 0;
+  let typingOff = 0;
+  let typingSent = false;
+  let cookieOk = cfg.cookieConsent.mode === "off";
+  let gone = false;
+  let ready = false; // the socket is open and welcomed
+
+  /* -- Elements ----------------------------------------------------------- */
+  const heading = cfg.heading;
+  const names = heading.mode === "agents" ? heading.agents.map((a) => a.name).join(", ") : "";
+  const status = h("small", { role: "status" });
+  const close = h("button", { type: "button", class: "close", "aria-label": s.close, text: "×",
+    onclick: () => window.WagtailLivechat.close() });
+  const header = h("header", {},
+    heading.avatar && h("img", { src: heading.avatar, alt: "" }),
+    h("div", {}, h("h2", { text: heading.name || names || s.open }), status), close);
+  const welcome = h("div", { class: "welcome" });
   welcome.innerHTML = cfg.welcome; // editor-made rich text, sanitised by Wagtail
-  panel.append(header, welcome);
+  const log = h("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": s.messages || s.message });
+  const notice = h("p", { class: "note", role: "status" });
+  const typing = h("div", { class: "typing", "aria-live": "polite" });
+  const body = h("div", { class: "body" }, search(), welcome, notice, log);
+
+  const [emailLabel, email] = field(cfg.email.text, { type: "email", autocomplete: "email", required: true, maxlength: 254 });
+  const emailError = h("p", { class: "err", "aria-live": "assertive" });
+  const subscribe = cfg.subscribe && h("input", { type: "checkbox", id: `lc${++uid}` });
+  const emailForm = h("form", { hidden: true, onsubmit: (e) => (e.preventDefault(), saveEmail()) },
+    emailLabel, email,
+    subscribe && h("div", { class: "row" }, subscribe, h("label", { for: subscribe.id, text: cfg.subscribe.label })),
+    emailError, h("button", { class: "b", type: "submit", text: s.save }));
+
+  const consent = cfg.dataConsent;
+  const agree = consent.mode === "explicit" && h("input", { type: "checkbox", id: `lc${++uid}` });
+  const consentBox = consent.mode !== "off" &&
+    h("div", { class: "note" }, h("p", { text: consent.text }),
+      agree && h("div", { class: "row" }, agree, h("label", { for: agree.id, text: s.agree })));
+
+  const cookieBox = h("form", { hidden: true, onsubmit: (e) => e.preventDefault() },
+    h("p", { text: cfg.cookieConsent.text }),
+    h("div", { class: "row" },
+      h("button", { class: "b", type: "button", text: s.accept, onclick: () => { cookieOk = true; cookieBox.hidden = true; flush(); } }),
+      h("button", { class: "b", type: "button", text: s.decline, onclick: () => { cookieBox.hidden = true; say(s.declined); } })));
+
+  const [msgLabel, input] = field(s.message, { tag: "textarea", rows: 1, maxlength: 4000 });
+  msgLabel.className = "sr";
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      submit();
+    }
+  });
+  input.addEventListener("input", typingOn);
+  const compose = h("form", { class: "compose", onsubmit: (e) => (e.preventDefault(), submit()) },
+    msgLabel, input, h("button", { class: "b", type: "submit", text: s.send }));
+  const transcript = h("button", { class: "b", type: "button", hidden: true, text: s.transcript,
+    onclick: () => send({ type: "transcript" }) });
+
+  body.append(...[transcript, emailForm, cookieBox, consentBox].filter(Boolean));
+  const panel = h("section", { class: "chat", role: "dialog", "aria-label": heading.name || s.open, hidden: true,
+    onkeydown: (e) => e.key === "Escape" && window.WagtailLivechat.close() },
+    header, body, typing, compose);
+  const style = h("style", { text: CSS });
   root.append(style);
   root.querySelector(".l").prepend(panel);
+  renderStatus();
+
+  /* -- Knowledge base ----------------------------------------------------- */
+  function search() {
+    if (!cfg.kb || !boot.search) return null;
+    const [label, q] = field(s.search, { type: "search", minlength: 2, maxlength: 200 });
+    const results = h("div", { class: "results", "aria-live": "polite" });
+    const run = async () => {
+      if (q.value.trim().length < 2 || preview) return;
+      const res = await fetch(`${boot.search}?${new URLSearchParams({ chatflow: cfg.id, q: q.value.trim() })}`);
+      const found = res.ok ? (await res.json()).results : [];
+      results.replaceChildren(...(found.length ? found.map((r) => h("a", { href: r.url, text: r.title })) : [h("p", { text: s.noResults })]));
+    };
+    return h("form", { role: "search", onsubmit: (e) => (e.preventDefault(), run()) }, label, q, results);
+  }
+
+  /* -- Rendering ---------------------------------------------------------- */
+  function say(text, cls = "system") {
+    log.append(h("p", { class: cls, text }));
+  }
+
+  function renderStatus() {
+    status.textContent = online ? s.online : s.offline;
+    notice.textContent = online ? "" : cfg.away;
+    notice.hidden = online;
+    const when = cfg.email.when;
+    emailForm.hidden = contact || !(when === "before_chat" || (when === "when_away" && !online));
+  }
+
+  function bubble(m) {
+    const el = h("div", { class: `msg ${m.author}` });
+    if (m.author === "agent" && m.name) el.append(h("span", { class: "name", text: m.name }));
+    el.append(document.createTextNode(m.body));
+    return el;
+  }
+
+  function add(m) {
+    if (bySeq.has(m.seq)) return;
+    const el = bubble(m);
+    bySeq.set(m.seq, el);
+    const after = [...log.children].find((c) => +c.dataset.seq > m.seq);
+    el.dataset.seq = m.seq;
+    log.insertBefore(el, after || null);
+    lastSeq = Math.max(lastSeq, m.seq);
+    if (m.author !== "visitor") {
+      typing.textContent = "";
+      if (panel.hidden) emit("unread", ++unread);
+    }
+    scroll();
+  }
+
+  const scroll = () => (body.scrollTop = body.scrollHeight);
+
+  /* -- Connection --------------------------------------------------------- */
+  function connect() {
+    if (preview || ws || gone) return;
+    clearTimeout(retry);
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    ws = new WebSocket(`${scheme}://${location.host}${boot.ws}visitor/`);
+    ws.onopen = () => {
+      attempt = 0;
+      ws.send(JSON.stringify({ type: "hello", after: lastSeq, chatflow: cfg.id,
+        page: { url: location.href, title: document.title.slice(0, 255), id: boot.page } }));
+      pinger = setInterval(() => send({ type: "ping" }), 25000);
+    };
+    ws.onmessage = (e) => receive(JSON.parse(e.data));
+    ws.onclose = () => {
+      ws = null;
+      ready = false;
+      clearInterval(pinger);
+      if (gone) return;
+      status.textContent = s.reconnecting;
+      // Exponential backoff, 1 s doubling to 30 s, with full jitter.
+      retry = setTimeout(connect, Math.random() * Math.min(30000, 1000 * 2 ** attempt++));
+    };
+  }
+
+  function send(frame) {
+    if (ws && ws.readyState === 1 && ready) ws.send(JSON.stringify(frame));
+    else {
+      if (frame.type === "email" || frame.type === "transcript") queue.push(frame);
+      connect();
+    }
+  }
+
+  function reconnect() {
+    if (ws) {
+      ws.onclose = null;
+      ws.close();
+      ws = null;
+      ready = false;
+      clearInterval(pinger);
+    }
+    connect();
+  }
+
+  function receive(f) {
+    switch (f.type) {
+      case "welcome":
+        identified = f.visitor;
+        contact = f.contact;
+        online = f.online;
+        started = !!f.conversation;
+        ready = true;
+        f.messages.forEach(add);
+        renderStatus();
+        queue.splice(0).forEach(send);
+        flush();
+        break;
+      case "ack": {
+        const p = pending.get(f.id);
+        if (p) {
+          pending.delete(f.id);
+          p.el.classList.remove("pending");
+          p.el.dataset.seq = f.message.seq;
+          bySeq.set(f.message.seq, p.el);
+        }
+        lastSeq = Math.max(lastSeq, f.message.seq);
+        if (!started) {
+          started = true;
+          emit("conversation:started", { conversation: f.message.conversation });
+        }
+        break;
+      }
+      case "message":
+        add(f.message);
+        break;
+      case "typing":
+        typing.textContent = f.on ? s.typing : "";
+        clearTimeout(typingOff);
+        if (f.on) typingOff = setTimeout(() => (typing.textContent = ""), 8000);
+        break;
+      case "closed":
+        say(s.ended);
+        transcript.hidden = !contact;
+        emit("conversation:closed", { conversation: f.conversation });
+        break;
+      case "contact":
+        contact = true;
+        emailError.textContent = "";
+        renderStatus();
+        say(s.emailSaved);
+        break;
+      case "transcript_sent":
+        transcript.hidden = true;
+        say(s.transcriptSent);
+        break;
+      case "error":
+        if (f.code === "identify") {
+          identified = false;
+          flush();
+        } else if (f.code === "invalid_email" || f.code === "no_email") {
+          emailError.textContent = f.message;
+          emailForm.hidden = false;
+        } else {
+          const p = f.id && pending.get(f.id);
+          if (p && f.code !== "rate_limited") {
+            pending.delete(f.id);
+            p.el.classList.replace("pending", "failed");
+          }
+          say(f.message, "err");
+        }
+        break;
+    }
+  }
+
+  /* -- Sending ------------------------------------------------------------ */
+  async function identify() {
+    // The identity cookie exists from here on: only once the visitor writes.
+    const res = await fetch(boot.visitor, { method: "POST", credentials: "same-origin" });
+    if (!res.ok) throw new Error(`livechat visitor: ${res.status}`);
+    identified = true;
+    reconnect(); // the socket must carry the new cookie
+  }
+
+  async function flush() {
+    if (!pending.size || preview) return;
+    if (!identified) {
+      if (!cookieOk) {
+        cookieBox.hidden = false;
+        return;
+      }
+      try {
+        await identify();
+      } catch (err) {
+        say(s.failed, "err");
+      }
+      return; // the new socket's welcome flushes again
+    }
+    for (const [id, p] of pending) send({ type: "message", id, body: p.body });
+  }
+
+  function submit() {
+    const text = input.value.trim();
+    if (!text) return;
+    if (agree && !agree.checked) {
+      say(consent.text, "err");
+      agree.focus();
+      return;
+    }
+    if (!emailForm.hidden && cfg.email.when === "before_chat") {
+      email.focus();
+      return;
+    }
+    input.value = "";
+    typingSent = false;
+    const id = clientId();
+    const el = bubble({ author: "visitor", body: text });
+    el.classList.add("pending");
+    log.append(el);
+    scroll();
+    pending.set(id, { body: text, el });
+    if (ready && identified) send({ type: "message", id, body: text });
+    else flush();
+  }
+
+  async function saveEmail() {
+    if (!email.checkValidity()) {
+      emailError.textContent = s.emailInvalid;
+      return;
+    }
+    const frame = { type: "email", email: email.value.trim(), subscribe: !!subscribe?.checked, consent: !agree || agree.checked };
+    if (!identified) {
+      if (!cookieOk) return (cookieBox.hidden = false);
+      await identify();
+    }
+    send(frame); // queued until the new socket is welcomed
+  }
+
+  function typingOn() {
+    if (!typingSent && input.value) {
+      typingSent = true;
+      if (identified) send({ type: "typing", on: true });
+      setTimeout(() => {
+        typingSent = false;
+        if (identified) send({ type: "typing", on: false });
+      }, 4000);
+    }
+  }
+
   return {
+    connect,
     open(focus = true) {
       panel.hidden = false;
-      if (focus) close.focus();
+      unread = 0;
+      emit("unread", 0);
+      connect();
+      if (lastSeq) send({ type: "read", seq: lastSeq });
+      scroll();
+      if (focus) input.focus();
     },
     close() {
       panel.hidden = true;
     },
     destroy() {
+      gone = true;
+      clearTimeout(retry);
+      clearInterval(pinger);
+      ws?.close();
       panel.remove();
       style.remove();
     },

@@ -15,7 +15,15 @@
   let loading = null;
   let state = "idle";
 
-  const emit = (name, detail) => (listeners[name] || []).forEach((fn) => fn(detail));
+  const emit = (name, detail) => {
+    if (name === "unread" && root) {
+      // The launcher tells of replies that came while the chat was closed.
+      const btn = root.querySelector(".btn");
+      btn.dataset.n = detail || "";
+      btn.setAttribute("aria-label", detail ? `${cfg.strings.open} (${detail} ${cfg.strings.newMessage})` : cfg.strings.open);
+    }
+    (listeners[name] || []).forEach((fn) => fn(detail));
+  };
   const h = (tag, attrs = {}, ...kids) => {
     const node = d.createElement(tag);
     for (const [k, v] of Object.entries(attrs)) {
@@ -47,7 +55,8 @@
 .l{position:fixed;bottom:20px;z-index:2147483000;display:flex;flex-direction:column;gap:10px;font:15px/1.4 system-ui,sans-serif}
 .right{right:20px;align-items:flex-end}.left{left:20px;align-items:flex-start}
 .btn{width:56px;height:56px;border:0;border-radius:50%;background:var(--c);color:#fff;cursor:pointer;box-shadow:0 4px 14px #0004}
-.btn svg{width:28px;height:28px;fill:currentColor}
+.btn{position:relative}.btn svg{width:28px;height:28px;fill:currentColor}
+.btn[data-n]:not([data-n=""])::after{content:attr(data-n);position:absolute;top:-4px;right:-4px;min-width:20px;height:20px;border-radius:10px;background:#c4122f;font:700 12px/20px system-ui;text-align:center}
 :focus-visible{outline:3px solid #1a1a1a;outline-offset:2px}
 .p{position:relative;max-width:280px;background:#fff;color:#1a1a1a;border-radius:12px;padding:12px 34px 12px 14px;box-shadow:0 4px 18px #0003}
 .p p{margin:0}.p .x{position:absolute;top:4px;right:4px;border:0;background:none;font-size:20px;line-height:1;cursor:pointer;padding:4px 8px;color:#555}
@@ -86,6 +95,16 @@
     if (mode === "prompt_and_open") arm(cfg.desktop);
     state = "ready";
     if (boot.chatflow) api.open({ focus: false }); // preview shows the opened chat, focus stays in the editor
+    // A visitor who has chatted before (so consented): reconnect at once, so
+    // that replies and the page they are on reach the inbox while they browse.
+    else if (cfg.resume) mountChat().then((c) => c.connect(), () => {});
+  }
+
+  function mountChat() {
+    const current = root;
+    // One import and one panel, however often the launcher is clicked meanwhile.
+    loading = loading || import(boot.chat).then((m) => m.mount({ root: current, cfg, boot, emit }));
+    return loading;
   }
 
   /* Open the chat once when the chatflow's trigger fires. */
@@ -131,10 +150,8 @@
       root.querySelector(".p")?.remove();
       root.querySelector(".btn").setAttribute("aria-expanded", "true");
       const current = root;
-      // One import and one panel, however often the launcher is clicked meanwhile.
-      loading = loading || import(boot.chat).then((m) => m.mount({ root: current, cfg, boot, emit }));
       try {
-        chat = await loading;
+        chat = await mountChat();
       } catch (err) {
         loading = null;
         if (root === current) api.close();

@@ -1,4 +1,5 @@
-"""The "Live chat" admin menu: inboxes and chatflows as snippet viewsets."""
+"""The "Live chat" admin menu: the agents' inbox, and chatflows, inboxes and
+canned responses as snippet viewsets."""
 
 from django.urls import include, path, reverse
 from django.utils.translation import gettext_lazy as _
@@ -48,29 +49,14 @@ class InboxViewSet(SnippetViewSet):
     search_fields = ["name"]
 
 
-class LivechatViewSetGroup(SnippetViewSetGroup):
-    items = (ChatflowViewSet, InboxViewSet)
-    menu_icon = "livechat"
-    menu_label = _("Live chat")
-    menu_name = "livechat"
-    menu_order = 250
-
-
-register_snippet(LivechatViewSetGroup)
-
-
 @hooks.register("register_icons")
 def register_icons(icons):
     return [*icons, "wagtail_livechat/icons/livechat.svg"]
 
 
 # -- The agents' inbox -------------------------------------------------------
-#
-# The "Live chat" group takes further items from a hook of its own:
-# "Conversations" (first) and the canned responses.
 
 LIVECHAT_MENU_HOOK = "register_livechat_menu_item"
-LivechatViewSetGroup.submenu_hook = LIVECHAT_MENU_HOOK
 
 
 @hooks.register("register_admin_urls")
@@ -124,10 +110,20 @@ class CannedResponseViewSet(SnippetViewSet):
     url_prefix = "livechat/canned-responses"
     url_namespace = "wagtail_livechat_canned_responses"
     menu_order = 400
-    menu_hook = LIVECHAT_MENU_HOOK  # in the "Live chat" group, not under Snippets
     list_display = ["__str__", "inbox", "text"]
     list_filter = ["inbox"]
     search_fields = ["shortcut", "text"]
 
 
-register_snippet(CannedResponseViewSet)
+class LivechatViewSetGroup(SnippetViewSetGroup):
+    """The "Live chat" menu; "Conversations" joins it through its hook."""
+
+    items = (ChatflowViewSet, InboxViewSet, CannedResponseViewSet)
+    submenu_hook = LIVECHAT_MENU_HOOK
+    menu_icon = "livechat"
+    menu_label = _("Live chat")
+    menu_name = "livechat"
+    menu_order = 250
+
+
+register_snippet(LivechatViewSetGroup)

@@ -151,13 +151,15 @@ def assert_not_reloaded(page):
     assert page.evaluate("() => window.livechatNoReload === true"), "the page was reloaded"
 
 
-def wait_for(predicate, timeout=TIMEOUT_MS / 1000, message="condition"):
-    """Poll the database (the server writes it from another process)."""
+def wait_for(page, predicate, message, timeout=TIMEOUT_MS / 1000):
+    """Poll the database (the server writes it from another process) or what
+    the page recorded. It waits with the page, not time.sleep(): Playwright
+    only delivers its events (websocket frames) while it runs."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             pytest.fail(f"Timed out waiting for: {message}", pytrace=False)
-        time.sleep(0.1)
+        page.wait_for_timeout(100)
 
 
 def set_admin_away():
@@ -320,6 +322,11 @@ def test_typing_indicators(visitor, agent, demo):
     expect(messages(dialog, "agent")).to_contain_text("Let me check.")
     expect(widget_typing).to_have_count(0)
 
+    # The visitor's message clears the inbox's indicator.
+    message_box(dialog).press("Enter")
+    expect(agent.get_by_role("log")).to_contain_text("I would like to")
+    expect(agent_typing).to_have_text("")
+
 
 # -- 4. Identity: nothing stored before the first message ------------------
 
@@ -329,7 +336,7 @@ def test_identity_is_stored_only_from_the_first_message(visitor, context, demo):
     dialog = open_chat(visitor, "/")
     # The panel is open and its socket welcomed (read-only): still nothing stored.
     expect(message_box(dialog)).to_be_visible()
-    wait_for(lambda: any(f.get("type") == "welcome" for f in frames), message="welcome")
+    wait_for(visitor, lambda: any(f.get("type") == "welcome" for f in frames), "welcome")
     message_box(dialog).fill("Not sent yet")
     visitor.wait_for_load_state("networkidle")
     assert context.cookies() == []
@@ -388,9 +395,9 @@ def test_offline_away_notice_and_email_capture(visitor, agent, demo):
     # A valid one makes a contact of the visitor.
     email.fill("ada@example.com")
     save.click()
-    wait_for(lambda: Contact.objects.filter(email="ada@example.com").exists(), message="contact")
+    wait_for(visitor, lambda: Contact.objects.filter(email="ada@example.com").exists(), "contact")
     contact = Contact.objects.get()
-    wait_for(lambda: Visitor.objects.filter(contact=contact).exists(), message="visitor linked")
+    wait_for(visitor, lambda: Visitor.objects.filter(contact=contact).exists(), "visitor linked")
     expect(dialog.get_by_text("Enter a valid email address.")).to_have_count(0)
     expect(email).to_be_hidden()
     expect(agent.locator("[data-livechat-conversation-target=contact]")).to_contain_text(
@@ -428,7 +435,7 @@ def test_transcript_after_the_agent_closes(visitor, agent, demo):
     send(dialog, "Please send me the price list.")
     dialog.get_by_label(question, exact=True).fill("ada@example.com")
     dialog.get_by_role("button", name="Save", exact=True).click()
-    wait_for(lambda: Contact.objects.filter(email="ada@example.com").exists(), message="contact")
+    wait_for(visitor, lambda: Contact.objects.filter(email="ada@example.com").exists(), "contact")
     transcript = dialog.get_by_role("button", name="Email me a transcript")
     expect(transcript).to_have_count(0)  # not before the conversation ends
 
@@ -443,7 +450,7 @@ def test_transcript_after_the_agent_closes(visitor, agent, demo):
     transcript.click()
     # The server answers transcript_sent once send_mail() has returned.
     expect(dialog.get_by_text("Transcript sent.")).to_be_visible()
-    wait_for(lambda: any(f.get("type") == "transcript_sent" for f in frames), message="frame")
+    wait_for(visitor, lambda: any(f.get("type") == "transcript_sent" for f in frames), "frame")
     assert not [f for f in frames if f.get("type") == "error"]
     expect(transcript).to_be_hidden()
 
@@ -500,10 +507,11 @@ def test_keyboard_only(visitor, demo):
     expect(thread(dialog).locator(".msg.pending")).to_have_count(0)
     assert texts(sent) == ["Typed with the keyboard\non two lines"]
     wait_for(
+        visitor,
         lambda: Conversation.objects.filter(
             messages__body="Typed with the keyboard\non two lines"
         ).exists(),
-        message="stored message",
+        "stored message",
     )
 
     visitor.keyboard.press("Escape")

@@ -93,7 +93,8 @@ export function mount({ root, cfg, boot, emit }) {
   const [emailLabel, email] = field(cfg.email.text, { type: "email", autocomplete: "email", required: true, maxlength: 254 });
   const emailError = h("p", { class: "err", "aria-live": "assertive" });
   const subscribe = cfg.subscribe && h("input", { type: "checkbox", id: `lc${++uid}` });
-  const emailForm = h("form", { hidden: true, onsubmit: (e) => (e.preventDefault(), saveEmail()) },
+  // novalidate: our own message, in the chatflow's language, not the browser's.
+  const emailForm = h("form", { hidden: true, novalidate: true, onsubmit: (e) => (e.preventDefault(), saveEmail()) },
     emailLabel, email,
     subscribe && h("div", { class: "row" }, subscribe, h("label", { for: subscribe.id, text: cfg.subscribe.label })),
     emailError, h("button", { class: "b", type: "submit", text: s.save }));

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
-export DJANGO_SETTINGS_MODULE ?= example_site.settings.dev
+
 
 .PHONY: demo test test-scaleout lint bench install browser clean
 

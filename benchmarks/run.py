@@ -14,9 +14,7 @@ import gzip
 import json
 import os
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +37,8 @@ from django.db import connection, reset_queries  # noqa: E402
 from django.template import Context, Template  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+from tests.servers import start_daphne  # noqa: E402
 
 STATIC = ROOT / "wagtail_livechat" / "static" / "wagtail_livechat"
 
@@ -103,12 +103,6 @@ def bench_size():
         "total_gzip": loader[1] + sum(g for _, g in rest),
         "total_bytes": loader[0] + sum(r for r, _ in rest),
     }
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def bench_delivery(port, chatflow_id, visitor_cookie, agent_cookie, rounds=200):
@@ -189,28 +183,10 @@ def main():
     )
     session.save()
     visitor = Visitor.objects.create()
-    port = free_port()
-    server = subprocess.Popen(  # noqa: S603
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "example_site.asgi:application",
-        ],
-        env=dict(os.environ, ALLOWED_HOSTS="127.0.0.1", LIVECHAT_RATE_PER_MINUTE="100000"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    server, port = start_daphne(
+        dict(os.environ, ALLOWED_HOSTS="127.0.0.1", LIVECHAT_RATE_PER_MINUTE="100000")
     )
     try:
-        for _ in range(300):
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.1)
         results.update(
             asyncio.run(
                 bench_delivery(

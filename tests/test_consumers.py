@@ -592,3 +592,51 @@ async def test_auto_assignment_round_robin(setup):
         )
     first, second = sorted([agent.pk, sam.pk])
     assert assignees == [first, second, first, second]
+
+
+async def test_read_frames_move_the_read_markers(setup):
+    agent, _inbox, chatflow, visitor = setup
+    ws, _ = await visitor_socket(visitor, chatflow)
+    for i in range(2):
+        await ws.send_json_to({"type": "message", "id": f"client-{i:04}", "body": f"m{i}"})
+        await receive_until(ws, "ack")
+    conversation = await db(lambda: Conversation.objects.get())
+    a, _ = await agent_socket(agent)
+
+    async def read(seq, unread):
+        """Send a read frame and wait for the summary that says ``unread``
+        (the broadcast of an earlier read may come first)."""
+        await a.send_json_to({"type": "read", "conversation": conversation.pk, "seq": seq})
+        while (await receive_until(a, "conversation"))[0]["conversation"]["unread"] != unread:
+            pass
+
+    await read(1, unread=1)
+    # A read marker never goes past the last message, nor backwards.
+    await read(99, unread=0)
+    assert (await db(lambda: Conversation.objects.get())).agent_read_seq == 2
+    await read(1, unread=0)
+    assert (await db(lambda: Conversation.objects.get())).agent_read_seq == 2
+
+    await ws.send_json_to({"type": "read", "seq": 2})
+    await ws.send_json_to({"type": "ping"})
+    await receive_until(ws, "pong")
+    assert (await db(lambda: Conversation.objects.get())).visitor_read_seq == 2
+    await ws.disconnect()
+    await a.disconnect()
+
+
+async def test_availability_frame_switches_the_widget_offline(setup):
+    agent, _inbox, chatflow, visitor = setup
+    a, welcome = await agent_socket(agent)
+    assert welcome["available"] is True
+    await a.send_json_to({"type": "availability", "available": False})
+    assert await a.receive_json_from() == {"type": "availability", "available": False}
+    ws, welcome = await visitor_socket(visitor, chatflow)
+    assert welcome["online"] is False
+    await a.send_json_to({"type": "availability", "available": True})
+    await receive_until(a, "availability")
+    await ws.disconnect()
+    ws, welcome = await visitor_socket(visitor, chatflow)
+    assert welcome["online"] is True
+    await ws.disconnect()
+    await a.disconnect()

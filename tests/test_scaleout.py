@@ -10,9 +10,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 
 import pytest
@@ -22,17 +19,12 @@ from django.conf import settings
 from django.db import connection
 
 from tests.livechat_factories import make_agent, make_chatflow, make_inbox
+from tests.servers import start_daphne
 from tests.test_consumers import session_cookie
 from wagtail_livechat import identity
 from wagtail_livechat.models import Conversation, Message, Visitor
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.django_db(transaction=True)]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def database_url():
@@ -43,7 +35,6 @@ def database_url():
 def start_server():
     if connection.vendor != "postgresql" or not os.environ.get("REDIS_URL"):
         pytest.fail("the scale-out tests need DATABASE_URL (PostgreSQL) and REDIS_URL")
-    port = free_port()
     env = dict(
         os.environ,
         DJANGO_SETTINGS_MODULE="example_site.settings.dev",
@@ -51,29 +42,7 @@ def start_server():
         SECRET_KEY=settings.SECRET_KEY,
         ALLOWED_HOSTS="127.0.0.1",
     )
-    process = subprocess.Popen(  # noqa: S603
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "example_site.asgi:application",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return process, port
-        time.sleep(0.1)
-    process.kill()
-    pytest.fail("daphne did not start")
+    return start_daphne(env)
 
 
 @pytest.fixture

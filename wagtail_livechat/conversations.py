@@ -183,20 +183,18 @@ def post_visitor_message(visitor: Visitor, *, client_id: str, body: str, chatflo
     sender = f"v{visitor.pk}"
 
     def create():
-        Visitor.objects.select_for_update().filter(pk=visitor.pk).first()  # one start at a time
-        conversation = current_conversation(visitor)
-        if conversation is None:
-            conversation = _start(visitor, chatflow_id)
-        elif conversation.status == Conversation.Status.CLOSED:
-            conversation.status = Conversation.Status.OPEN
-            conversation.closed_at = None
-            conversation.save(update_fields=["status", "closed_at"])
+        # One conversation start at a time per visitor (NO KEY: see _append).
+        Visitor.objects.select_for_update(no_key=True).filter(pk=visitor.pk).first()
+        conversation = current_conversation(visitor) or _start(visitor, chatflow_id)
         conversation, message = _append(
             conversation,
             author=Message.Author.VISITOR,
             body=body,
             sender=sender,
             client_id=client_id,
+            # Writing to a closed conversation reopens it.
+            status=Conversation.Status.OPEN,
+            closed_at=None,
         )
         Visitor.objects.filter(pk=visitor.pk).update(last_seen_at=timezone.now())
         _notify_offline(conversation, message)

@@ -121,7 +121,10 @@ def asgi_live_server(_browser_db, _shared_cache, django_db_blocker):
 
     for connection in connections.all():
         if connection.vendor == "sqlite" and connection.is_in_memory_db():
-            pytest.fail("The live server needs a file database, not :memory:", pytrace=False)
+            pytest.fail(
+                f"The live server needs a file database, not {connection.settings_dict['NAME']!r} ({connection.alias})",
+                pytrace=False,
+            )
         # Never hand an open connection (a socket, for PostgreSQL) to the child.
         connection.close()
 

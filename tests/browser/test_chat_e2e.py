@@ -518,3 +518,16 @@ def test_keyboard_only(visitor, demo):
     expect(dialog).to_be_hidden()
     expect(button).to_be_focused()
     expect(button).to_have_attribute("aria-expanded", "false")
+
+
+def test_the_chat_fits_a_360px_phone(visitor, demo):
+    """Down to a 360 px wide phone, the open chat stays on screen and usable."""
+    visitor.set_viewport_size({"width": 360, "height": 640})
+    dialog = open_chat(visitor)
+    box = dialog.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 360
+    assert box["y"] >= 0 and box["y"] + box["height"] <= 640
+    send(dialog, "Hello from a phone")
+    expect(messages(dialog, "visitor")).to_have_text(["Hello from a phone"])
+    send_box = dialog.get_by_role("button", name="Send").bounding_box()
+    assert send_box["x"] + send_box["width"] <= 360

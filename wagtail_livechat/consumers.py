@@ -12,31 +12,18 @@ import json
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.core.cache import caches
 from django.utils.translation import gettext as _
 
 from . import conversations as service
 from . import identity, protocol
 from .conf import conf
 from .models import Conversation
+from .throttle import allow
 
 CLOSE_UNAUTHENTICATED = 4001
 CLOSE_FORBIDDEN = 4003
 CLOSE_RATE_LIMITED = 4008
 CLOSE_TOO_BIG = 1009
-
-
-def allow(key: str, limit: int, window: int = 60) -> bool:
-    """A fixed-window counter in the shared cache, so the limit holds across
-    sockets and server processes."""
-    cache = caches[conf.CACHE]
-    key = f"wagtail_livechat:rate:{key}"
-    cache.add(key, 0, window)
-    try:
-        return cache.incr(key) <= limit
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, window)
-        return True
 
 
 class LivechatConsumer(AsyncWebsocketConsumer):

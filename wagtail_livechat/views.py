@@ -10,10 +10,10 @@ from wagtail.models import Page
 
 from . import config, identity, targeting
 from .conf import conf
-from .consumers import allow
 from .forms import ConfigQueryForm, SearchForm
 from .models import Chatflow, Visitor
 from .routing import allowed_origins
+from .throttle import allow
 
 SEARCH_RESULTS = 5
 

@@ -491,7 +491,8 @@ async def test_visitor_page_updates_reach_agent_live(setup):
 
 
 async def test_agents_viewing_get_the_new_context_when_the_visitor_leaves_an_email(setup):
-    agent, _inbox, chatflow, visitor = setup
+    agent, inbox, _chatflow, visitor = setup
+    chatflow = await db(make_chatflow, inbox, "Consent", data_consent="explicit")
     ws, _ = await visitor_socket(visitor, chatflow)
     await ws.send_json_to({"type": "message", "id": "client-0001", "body": "Hi"})
     await receive_until(ws, "ack")
@@ -526,7 +527,8 @@ async def test_agent_follows_inboxes_joined_while_connected(setup):
 
 
 async def test_email_capture_creates_contact_and_transcript(setup):
-    _agent, _inbox, chatflow, visitor = setup
+    _agent, inbox, _chatflow, visitor = setup
+    chatflow = await db(make_chatflow, inbox, "Consent", data_consent="explicit")
     ws, _ = await visitor_socket(visitor, chatflow)
     await ws.send_json_to({"type": "email", "email": "not-an-email"})
     error = await ws.receive_json_from()
@@ -535,7 +537,7 @@ async def test_email_capture_creates_contact_and_transcript(setup):
     assert (await ws.receive_json_from())["code"] == "no_email"
     await ws.send_json_to({"type": "email", "email": "Ann@Example.com", "consent": True})
     contact = await ws.receive_json_from()
-    assert contact == {"type": "contact", "email": "ann@example.com", "name": ""}
+    assert contact == {"type": "contact", "email": "ann@example.com"}
     stored = await db(lambda: Contact.objects.get())
     assert stored.data_consent_at is not None
     assert (await db(lambda: Visitor.objects.get(pk=visitor.pk).contact_id)) == stored.pk
@@ -640,3 +642,75 @@ async def test_availability_frame_switches_the_widget_offline(setup):
     assert welcome["online"] is True
     await ws.disconnect()
     await a.disconnect()
+
+
+async def test_consent_is_recorded_only_where_it_was_asked(setup):
+    _agent, _inbox, chatflow, visitor = setup  # data_consent "off"
+    ws, _ = await visitor_socket(visitor, chatflow)
+    await ws.send_json_to({"type": "email", "email": "bo@example.com", "consent": True})
+    await receive_until(ws, "contact")
+    assert (await db(lambda: Contact.objects.get())).data_consent_at is None
+    await ws.disconnect()
+
+
+async def test_transcripts_are_throttled(setup):
+    _agent, _inbox, chatflow, visitor = setup
+    ws, _ = await visitor_socket(visitor, chatflow)
+    await ws.send_json_to({"type": "email", "email": "cy@example.com"})
+    await receive_until(ws, "contact")
+    await ws.send_json_to({"type": "message", "id": "client-0001", "body": "Hi"})
+    await receive_until(ws, "ack")
+    replies = []
+    for _ in range(4):
+        await ws.send_json_to({"type": "transcript"})
+        frame = await ws.receive_json_from()
+        replies.append(frame.get("code", frame["type"]))
+    assert replies == ["transcript_sent", "transcript_sent", "rate_limited", "rate_limited"]
+    assert len(mail.outbox) == 2
+    await ws.disconnect()
+
+
+async def test_deeply_nested_frame_is_a_bad_frame(setup):
+    _agent, _inbox, chatflow, visitor = setup
+    ws, _ = await visitor_socket(visitor, chatflow)
+    await ws.send_to(text_data="[" * 5000)
+    assert (await ws.receive_json_from())["code"] == "bad_frame"
+    await ws.disconnect()
+
+
+async def test_ack_comes_after_earlier_messages(setup):
+    """A client raises its last seen seq from an ack, so everything before
+    the acknowledged message must have reached it first."""
+    agent, _inbox, chatflow, visitor = setup
+    ws, _ = await visitor_socket(visitor, chatflow)
+    await ws.send_json_to({"type": "message", "id": "client-0001", "body": "Hi"})
+    await receive_until(ws, "ack")
+    conversation = await db(lambda: Conversation.objects.get())
+    from wagtail_livechat import conversations
+
+    def store_silently():
+        with transaction.atomic():
+            conversations._append(
+                conversation,
+                author="agent",
+                body="unnotified",
+                sender=f"u{agent.pk}",
+                user=agent,
+                client_id="agent-quiet",
+            )
+
+    await db(store_silently)
+    await ws.send_json_to({"type": "message", "id": "client-0002", "body": "Again"})
+    first = await ws.receive_json_from()
+    second = await ws.receive_json_from()
+    assert (first["type"], first["message"]["seq"]) == ("message", 2)
+    assert (second["type"], second["message"]["seq"]) == ("ack", 3)
+    await ws.disconnect()
+
+
+async def test_deactivated_agent_is_disconnected_at_the_next_ping(setup):
+    agent, _inbox, _chatflow, _visitor = setup
+    a, _ = await agent_socket(agent)
+    await db(lambda: type(agent).objects.filter(pk=agent.pk).update(is_active=False))
+    await a.send_json_to({"type": "ping"})
+    assert await a.receive_output() == {"type": "websocket.close", "code": 4003}

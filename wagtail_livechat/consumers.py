@@ -12,6 +12,7 @@ import json
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.contrib.auth import get_user_model
 from django.utils.translation import gettext as _
 
 from . import conversations as service
@@ -120,14 +121,21 @@ class VisitorConsumer(LivechatConsumer):
             raise protocol.ProtocolError(
                 "identify", _("Start the chat before sending."), frame["id"]
             )
-        if not allow(f"v{self.visitor.pk}", conf.VISITOR_RATE_PER_MINUTE):
+        # A resend of a stored message is answered, never throttled.
+        stored = await database_sync_to_async(service.stored_message)(
+            f"v{self.visitor.pk}", frame["id"]
+        )
+        if stored is None and not await database_sync_to_async(allow)(
+            f"v{self.visitor.pk}", conf.VISITOR_RATE_PER_MINUTE
+        ):
             self.refused += 1
-            if self.refused > conf.VISITOR_RATE_PER_MINUTE:
+            if self.refused > 2 * conf.VISITOR_RATE_PER_MINUTE:  # ignores the refusals
                 await self.close(code=CLOSE_RATE_LIMITED)
                 return
             raise protocol.ProtocolError(
                 "rate_limited", _("You are sending too fast; wait a moment."), frame["id"]
             )
+        self.refused = 0
         try:
             message, _created = await database_sync_to_async(service.post_visitor_message)(
                 self.visitor,
@@ -140,10 +148,12 @@ class VisitorConsumer(LivechatConsumer):
             return
         self.conversation_id = message.conversation_id
         self.acked.add(message.seq)
+        # Earlier messages first: a client raises its last seen seq from the
+        # ack, so an ack before them could make a reconnect skip them.
+        await self.resync()
         await self.send_json(
             {"type": "ack", "id": frame["id"], "message": await self._data(message)}
         )
-        await self.resync()
 
     @database_sync_to_async
     def _data(self, message):
@@ -177,7 +187,9 @@ class VisitorConsumer(LivechatConsumer):
             chatflow_id=self.chatflow_id,
         )
         self.visitor.contact = contact
-        await self.send_json({"type": "contact", "email": contact.email, "name": contact.name})
+        # Only what the visitor typed: the address may belong to a contact
+        # whose stored details are none of this visitor's business.
+        await self.send_json({"type": "contact", "email": contact.email})
 
     async def on_read(self, frame):
         if self.visitor is not None:
@@ -186,6 +198,8 @@ class VisitorConsumer(LivechatConsumer):
     async def on_transcript(self, frame):
         if self.visitor is None:
             raise protocol.ProtocolError("identify", _("Start the chat before sending."))
+        if not await database_sync_to_async(allow)(f"transcript:{self.visitor.pk}", 2, 3600):
+            raise protocol.ProtocolError("rate_limited", _("A transcript was sent already."))
         await database_sync_to_async(service.send_transcript)(self.visitor)
         await self.send_json({"type": "transcript_sent"})
 
@@ -257,7 +271,10 @@ class AgentConsumer(LivechatConsumer):
 
     @database_sync_to_async
     def _inbox_ids(self):
-        if not self.user.has_perm("wagtailadmin.access_admin"):
+        # Read the user afresh (on connect and every ping): an agent who was
+        # deactivated or lost admin access must not keep an open socket.
+        self.user = get_user_model().objects.filter(pk=self.user.pk, is_active=True).first()
+        if self.user is None or not self.user.has_perm("wagtailadmin.access_admin"):
             return None
         ids = list(service.agent_inboxes(self.user).values_list("pk", flat=True))
         return ids if ids or self.user.is_superuser else None
@@ -300,6 +317,10 @@ class AgentConsumer(LivechatConsumer):
         self.opened[pk] = max([frame["after"], *(m["seq"] for m in history["messages"])])
         self.viewers[pk] = {}
         await self.channel_layer.group_add(service.conversation_group(pk), self.channel_name)
+        inbox = history["conversation"]["inbox"]
+        if inbox not in self.inbox_ids:  # joined since the last ping
+            self.inbox_ids.append(inbox)
+            await self.channel_layer.group_add(service.inbox_group(inbox), self.channel_name)
         await self.send_json(history)
         # Nobody else yet, as far as we know; those who are answer the join.
         await self.send_json({"type": "viewers", "conversation": pk, "viewers": []})
@@ -346,9 +367,10 @@ class AgentConsumer(LivechatConsumer):
             await self.send_error(error.code, error.message, frame["id"])
             return
         data = await database_sync_to_async(service.message_data)(message)
-        self.acked.add((message.conversation_id, message.seq))
+        if message.conversation_id in self.opened:
+            self.acked.add((message.conversation_id, message.seq))
+            await self._deliver(message.conversation_id)  # earlier ones before the ack
         await self.send_json({"type": "ack", "id": frame["id"], "message": data})
-        await self._deliver(frame["conversation"])
 
     async def on_typing(self, frame):
         pk = frame["conversation"]
@@ -432,7 +454,11 @@ class AgentConsumer(LivechatConsumer):
     async def _follow_inboxes(self):
         """Memberships change while a socket is open: follow the inboxes the
         agent belongs to now (checked on every ping)."""
-        current = set(await self._inbox_ids() or ())
+        ids = await self._inbox_ids()
+        if ids is None:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        current = set(ids)
         for pk in current - set(self.inbox_ids):
             await self.channel_layer.group_add(service.inbox_group(pk), self.channel_name)
         for pk in set(self.inbox_ids) - current:

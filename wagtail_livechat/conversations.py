@@ -135,6 +135,11 @@ def _append(conversation, *, author, body, sender, client_id, user=None, note=Fa
     return conversation, message
 
 
+def stored_message(sender: str, client_id: str):
+    """The message this sender already stored under this client id, if any."""
+    return Message.objects.filter(sender=sender, client_id=client_id).first()
+
+
 def _existing(sender: str, client_id: str):
     return (
         Message.objects.select_related("conversation")
@@ -301,11 +306,14 @@ def capture_email(
     now = timezone.now()
     with transaction.atomic():
         contact, _created = Contact.objects.get_or_create(email=email.lower())
-        if consent and contact.data_consent_at is None:
-            contact.data_consent_at = now
         chatflow = (
             Chatflow.objects.filter(pk=chatflow_id, live=True).first() if chatflow_id else None
         )
+        # Consent counts only where it was asked for ("explicit"), never
+        # inferred from a chatflow that shows no checkbox.
+        asked = chatflow is not None and chatflow.data_consent == Chatflow.DataConsent.EXPLICIT
+        if consent and asked and contact.data_consent_at is None:
+            contact.data_consent_at = now
         if subscribe and chatflow and chatflow.communication_consent:
             kinds = {s["type"] for s in contact.subscriptions}
             if chatflow.subscription_type not in kinds:
@@ -336,6 +344,7 @@ def send_transcript(visitor: Visitor) -> None:
         "\n\n".join(lines),
         conf.FROM_EMAIL,
         [visitor.contact.email],
+        fail_silently=True,  # a mail server's trouble must not break the socket
     )
 
 
@@ -466,7 +475,8 @@ def author_name(message: Message) -> str:
     chatflow = message.conversation.chatflow if message.conversation_id else None
     if message.author == Message.Author.AGENT and chatflow and chatflow.use_team_alias:
         return chatflow.team_name
-    return (message.user.first_name or display_name(message.user)) if message.user else _("Agent")
+    # A first name or "Agent": never a username, which may be a login.
+    return (message.user.first_name if message.user else "") or _("Agent")
 
 
 def message_data(message: Message) -> dict:
@@ -481,13 +491,19 @@ def message_data(message: Message) -> dict:
     }
 
 
+HISTORY_LIMIT = 200
+
+
 def messages_after(conversation: Conversation, after: int, *, notes: bool) -> list[dict]:
+    """Messages after ``after``, oldest first: at most the newest
+    ``HISTORY_LIMIT``, so that a huge conversation cannot flood a socket."""
     queryset = conversation.messages.filter(seq__gt=after).select_related(
         "user", "conversation__chatflow"
     )
     if not notes:
         queryset = queryset.filter(note=False)
-    return [message_data(m) for m in queryset.order_by("seq")]
+    newest = list(queryset.order_by("-seq")[:HISTORY_LIMIT])
+    return [message_data(m) for m in reversed(newest)]
 
 
 def visitor_label(visitor: Visitor) -> str:

@@ -157,7 +157,7 @@ def parse(text: str | None, side: str, *, max_length: int = 4000) -> dict:
         raise ProtocolError("bad_frame", "Frames are JSON text.")
     try:
         frame = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested deep
         raise ProtocolError("bad_frame", "Frames are JSON text.") from None
     if not isinstance(frame, dict):
         raise ProtocolError("bad_frame", "A frame is a JSON object.")

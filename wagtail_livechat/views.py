@@ -83,9 +83,13 @@ def chatflow_config(request):
     chosen = targeting.choose(snap.candidates, visit, choice)
     payload = config.visible_payload(snap.by_id[chosen]) if chosen else None
     if payload is not None and conf.VISITOR_COOKIE in request.COOKIES:
-        # A visitor who has chatted before: the widget reconnects at once so
-        # that replies and their current page reach the inbox while they browse.
-        payload["resume"] = _visitor_key(request) is not None
+        # A visitor with an open conversation: the widget reconnects at once
+        # so that replies and their current page reach the inbox while they
+        # browse. (Only visitors who once chatted carry the cookie.)
+        key = _visitor_key(request)
+        payload["resume"] = bool(
+            key and Visitor.objects.filter(key=key, conversations__status="open").exists()
+        )
     response = JsonResponse({"chatflow": payload})
     response["Cache-Control"] = "no-store"
     return response

@@ -168,7 +168,7 @@ export function mount({ root, cfg, boot, emit }) {
     return el;
   }
 
-  function add(m) {
+  function add(m, live = true) {
     if (bySeq.has(m.seq)) return;
     const el = bubble(m);
     bySeq.set(m.seq, el);
@@ -178,7 +178,7 @@ export function mount({ root, cfg, boot, emit }) {
     lastSeq = Math.max(lastSeq, m.seq);
     if (m.author !== "visitor") {
       typing.textContent = "";
-      if (panel.hidden) emit("unread", ++unread);
+      if (panel.hidden && live) emit("unread", ++unread);
     }
     scroll();
   }
@@ -236,7 +236,7 @@ export function mount({ root, cfg, boot, emit }) {
         online = f.online;
         started = !!f.conversation;
         ready = true;
-        f.messages.forEach(add);
+        f.messages.forEach((m) => add(m, false));
         renderStatus();
         queue.splice(0).forEach(send);
         flush();
@@ -245,9 +245,12 @@ export function mount({ root, cfg, boot, emit }) {
         const p = pending.get(f.id);
         if (p) {
           pending.delete(f.id);
-          p.el.classList.remove("pending");
-          p.el.dataset.seq = f.message.seq;
-          bySeq.set(f.message.seq, p.el);
+          if (bySeq.has(f.message.seq)) p.el.remove(); // shown already: the welcome had it
+          else {
+            p.el.classList.remove("pending");
+            p.el.dataset.seq = f.message.seq;
+            bySeq.set(f.message.seq, p.el);
+          }
         }
         lastSeq = Math.max(lastSeq, f.message.seq);
         if (!started) {
@@ -288,7 +291,8 @@ export function mount({ root, cfg, boot, emit }) {
           emailForm.hidden = false;
         } else {
           const p = f.id && pending.get(f.id);
-          if (p && f.code !== "rate_limited") {
+          if (f.code === "rate_limited") later();
+          else if (p) {
             pending.delete(f.id);
             p.el.classList.replace("pending", "failed");
           }
@@ -299,12 +303,25 @@ export function mount({ root, cfg, boot, emit }) {
   }
 
   /* -- Sending ------------------------------------------------------------ */
-  async function identify() {
+  let identifying = null;
+  function identify() {
     // The identity cookie exists from here on: only once the visitor writes.
-    const res = await fetch(boot.visitor, { method: "POST", credentials: "same-origin" });
-    if (!res.ok) throw new Error(`livechat visitor: ${res.status}`);
-    identified = true;
-    reconnect(); // the socket must carry the new cookie
+    identifying = identifying || fetch(boot.visitor, { method: "POST", credentials: "same-origin" }).then((res) => {
+      if (!res.ok) throw new Error(`livechat visitor: ${res.status}`);
+      identified = true;
+      reconnect(); // the socket must carry the new cookie
+    });
+    return identifying;
+  }
+
+  /* Try the pending messages again in a while (rate limit, failed identify). */
+  let retryLater = 0;
+  function later() {
+    clearTimeout(retryLater);
+    retryLater = setTimeout(() => {
+      identifying = null;
+      flush();
+    }, 20000);
   }
 
   async function flush() {
@@ -318,6 +335,7 @@ export function mount({ root, cfg, boot, emit }) {
         await identify();
       } catch (err) {
         say(s.failed, "err");
+        later();
       }
       return; // the new socket's welcome flushes again
     }
@@ -346,6 +364,7 @@ export function mount({ root, cfg, boot, emit }) {
     pending.set(id, { body: text, el });
     if (ready && identified) send({ type: "message", id, body: text });
     else flush();
+    connect();
   }
 
   async function saveEmail() {
@@ -353,7 +372,7 @@ export function mount({ root, cfg, boot, emit }) {
       emailError.textContent = s.emailInvalid;
       return;
     }
-    const frame = { type: "email", email: email.value.trim(), subscribe: !!subscribe?.checked, consent: !agree || agree.checked };
+    const frame = { type: "email", email: email.value.trim(), subscribe: !!subscribe?.checked, consent: !!agree && agree.checked };
     if (!identified) {
       if (!cookieOk) return (cookieBox.hidden = false);
       await identify();
@@ -378,7 +397,10 @@ export function mount({ root, cfg, boot, emit }) {
       panel.hidden = false;
       unread = 0;
       emit("unread", 0);
-      connect();
+      // Opened by the visitor: connect. Opened by a trigger: wait until they
+      // touch the panel (consent first).
+      if (focus) connect();
+      else panel.addEventListener("focusin", connect, { once: true });
       if (lastSeq) send({ type: "read", seq: lastSeq });
       scroll();
       if (focus) input.focus();

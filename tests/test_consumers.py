@@ -714,3 +714,32 @@ async def test_deactivated_agent_is_disconnected_at_the_next_ping(setup):
     await db(lambda: type(agent).objects.filter(pk=agent.pk).update(is_active=False))
     await a.send_json_to({"type": "ping"})
     assert await a.receive_output() == {"type": "websocket.close", "code": 4003}
+
+
+async def test_a_socket_flooding_frames_is_refused_then_closed(setup, monkeypatch):
+    from wagtail_livechat.consumers import VisitorConsumer
+
+    monkeypatch.setattr(VisitorConsumer, "frame_budget", 3)
+    _agent, _inbox, chatflow, visitor = setup
+    ws, _ = await visitor_socket(visitor, chatflow)  # the hello was frame 1
+    for _ in range(2):
+        await ws.send_json_to({"type": "ping"})
+        assert (await ws.receive_json_from())["type"] == "pong"
+    await ws.send_json_to({"type": "ping"})
+    assert (await ws.receive_json_from())["code"] == "rate_limited"
+    for _ in range(3):
+        await ws.send_json_to({"type": "ping"})
+    frames = [await ws.receive_output() for _ in range(3)]
+    assert frames[-1] == {"type": "websocket.close", "code": 4008}
+
+
+@override_settings(ALLOWED_HOSTS=["testserver"])
+async def test_pages_of_other_sites_are_not_recorded(setup):
+    _agent, _inbox, chatflow, visitor = setup
+    ws, _ = await visitor_socket(visitor, chatflow)  # hello: http://testserver/pricing/
+    await ws.send_json_to({"type": "page", "url": "https://evil.example/login", "title": "Log in"})
+    await ws.send_json_to({"type": "ping"})
+    await receive_until(ws, "pong")
+    stored = await db(lambda: Visitor.objects.values_list("page_url", flat=True).get(pk=visitor.pk))
+    assert stored == "http://testserver/pricing/"
+    await ws.disconnect()

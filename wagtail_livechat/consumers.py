@@ -9,6 +9,7 @@ and send what the client has not seen, in order and once.
 from __future__ import annotations
 
 import json
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -34,9 +35,23 @@ class LivechatConsumer(AsyncWebsocketConsumer):
     async def send_json(self, content):
         await self.send(text_data=json.dumps(content, separators=(",", ":")))
 
+    # Frames of any kind one socket may send per minute; past twice that it
+    # is closed. (Messages have their own, per-visitor limit.)
+    frame_budget = 240
+
     async def receive(self, text_data=None, bytes_data=None):
         if bytes_data is not None or len(text_data.encode()) > conf.MAX_FRAME_BYTES:
             await self.close(code=CLOSE_TOO_BIG)
+            return
+        minute = int(time.monotonic() // 60)
+        if getattr(self, "_minute", None) != minute:
+            self._minute, self._frames = minute, 0
+        self._frames += 1
+        if self._frames > 2 * self.frame_budget:
+            await self.close(code=CLOSE_RATE_LIMITED)
+            return
+        if self._frames > self.frame_budget:
+            await self.send_error("rate_limited", _("Too many frames; wait a moment."))
             return
         try:
             frame = protocol.parse(text_data, self.side, max_length=conf.MAX_MESSAGE_LENGTH)

@@ -15,11 +15,13 @@ from urllib.parse import urlsplit
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
+from django.http.request import validate_host
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -283,7 +285,9 @@ def _page_at(url: str, page_id: int | None) -> int | None:
 
 
 def update_visitor_page(visitor: Visitor, page: dict | None) -> None:
-    if not page:
+    # Only pages of this site: the agents' "Now on" link must not lead them
+    # to wherever a visitor says.
+    if not page or not validate_host(urlsplit(page["url"]).hostname or "", settings.ALLOWED_HOSTS):
         return
     Visitor.objects.filter(pk=visitor.pk).update(
         page_url=page["url"],

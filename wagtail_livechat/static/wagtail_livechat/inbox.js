@@ -652,6 +652,10 @@
         this.replyTarget.value = "";
         this.stopTyping();
         this.scrollToEnd(true);
+        // Inserted canned responses can pass the textarea's maxlength; the
+        // server would refuse (or close on) the frame, and a resend loop follow.
+        const limit = this.replyTarget.maxLength > 0 ? this.replyTarget.maxLength : 4000;
+        if (body.length > limit) return this.fail(pending.id, `${body.length} > ${limit}`);
         if (this.ready) this.transmit(pending);
       }
 

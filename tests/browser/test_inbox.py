@@ -11,7 +11,7 @@ from wagtail.models import Page
 
 from tests.livechat_factories import add_members, make_agent
 from wagtail_livechat import conversations as service
-from wagtail_livechat.models import CannedResponse, Chatflow, Conversation, Inbox, Message
+from wagtail_livechat.models import CannedResponse, Chatflow, Conversation, Inbox, Message, Visitor
 
 pytestmark = pytest.mark.browser
 
@@ -312,3 +312,30 @@ def test_list_screenshot(page, context, demo, screenshots):
     expect(page.locator("tr[data-conversation]")).to_have_count(3)
     expect(page.locator(".livechat-connection")).to_have_attribute("data-state", "connected")
     page.screenshot(path=screenshots / "inbox-list.png")
+
+
+def test_the_list_catches_up_after_a_reconnect(page, context, demo):
+    """What happened while the socket was down was never pushed: after the
+    reconnect the list reads the rows afresh."""
+    log_in(page)
+    page.goto("/admin/livechat/")
+    connection = page.locator(".livechat-connection")
+    expect(connection).to_have_attribute("data-state", "connected")
+    expect(page.locator("tr[data-conversation]")).to_have_count(0)
+    # The network goes away (no reconnect can succeed) and the socket drops.
+    context.set_offline(True)
+    page.evaluate(f"() => {controller(page, 'livechat-inbox')}.socket.ws.close()")
+    expect(connection).not_to_have_attribute("data-state", "connected")
+    visitor = Visitor.objects.create()
+    service.post_visitor_message(
+        visitor,
+        client_id="while-away-1",
+        body="Written while the agent was offline",
+        chatflow_id=Chatflow.objects.get(name="Website chat").pk,
+    )
+    context.set_offline(False)
+    expect(connection).to_have_attribute("data-state", "connected", timeout=40000)
+    expect(page.locator("tr[data-conversation]")).to_have_count(1)
+    expect(page.locator("tr[data-conversation]").first).to_contain_text(
+        "Written while the agent was offline"
+    )

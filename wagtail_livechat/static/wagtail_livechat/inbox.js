@@ -275,18 +275,42 @@
         this.initializeShared();
         this.settings = readJSON("livechat-filters", {});
         this.unread = new Map();
+        this.readUnread();
+        formatTimes(this.element);
+        this.updateNotifyButton();
+        let reconnected = false;
+        this.socket = new AgentSocket(this.socketPathValue, {
+          onOpen: () => {
+            this.socket.send({ type: "hello" });
+            // What changed while the socket was down was never pushed: read
+            // the list afresh from the server.
+            if (reconnected) this.refreshRows();
+            reconnected = true;
+          },
+          onFrame: (frame) => this.receive(frame),
+          onStatus: (state, delay) => this.showStatus(state, delay),
+        });
+      }
+
+      /** Unread counts as the server rendered them in the rows. */
+      readUnread() {
+        this.unread.clear();
         this.rows().forEach((row) => {
           const badge = slot(row, "unread");
           const count = badge && !badge.hidden ? parseInt(badge.textContent, 10) || 0 : 0;
           this.unread.set(Number(row.dataset.conversation), count);
         });
+      }
+
+      async refreshRows() {
+        const response = await fetch(window.location.href, { credentials: "same-origin" });
+        if (!response.ok) return;
+        const html = new DOMParser().parseFromString(await response.text(), "text/html");
+        const fresh = html.querySelector('[data-livechat-inbox-target="rows"]');
+        if (!fresh) return;
+        this.rowsTarget.replaceChildren(...fresh.children);
+        this.readUnread();
         formatTimes(this.element);
-        this.updateNotifyButton();
-        this.socket = new AgentSocket(this.socketPathValue, {
-          onOpen: () => this.socket.send({ type: "hello" }),
-          onFrame: (frame) => this.receive(frame),
-          onStatus: (state, delay) => this.showStatus(state, delay),
-        });
       }
 
       disconnect() {

@@ -81,7 +81,6 @@ class VisitorConsumer(LivechatConsumer):
         self.visitor = await database_sync_to_async(service.visitor_by_key)(key)
         self.conversation_id = None
         self.delivered = 0
-        self.acked = set()
         self.chatflow_id = None
         self.refused = 0
         await self.accept()
@@ -136,13 +135,12 @@ class VisitorConsumer(LivechatConsumer):
             raise protocol.ProtocolError(
                 "identify", _("Start the chat before sending."), frame["id"]
             )
-        # A resend of a stored message is answered, never throttled.
-        stored = await database_sync_to_async(service.stored_message)(
-            f"v{self.visitor.pk}", frame["id"]
-        )
-        if stored is None and not await database_sync_to_async(allow)(
-            f"v{self.visitor.pk}", conf.VISITOR_RATE_PER_MINUTE
-        ):
+        try:
+            posted = await self._post(frame)
+        except service.ServiceError as error:
+            await self.send_error(error.code, error.message, frame["id"])
+            return
+        if posted is None:
             self.refused += 1
             if self.refused > 2 * conf.VISITOR_RATE_PER_MINUTE:  # ignores the refusals
                 await self.close(code=CLOSE_RATE_LIMITED)
@@ -151,28 +149,28 @@ class VisitorConsumer(LivechatConsumer):
                 "rate_limited", _("You are sending too fast; wait a moment."), frame["id"]
             )
         self.refused = 0
-        try:
-            message, _created = await database_sync_to_async(service.post_visitor_message)(
-                self.visitor,
-                client_id=frame["id"],
-                body=frame["body"],
-                chatflow_id=self.chatflow_id,
-            )
-        except service.ServiceError as error:
-            await self.send_error(error.code, error.message, frame["id"])
-            return
-        self.conversation_id = message.conversation_id
-        self.acked.add(message.seq)
+        data, undelivered = posted
+        self.conversation_id = data["conversation"]
         # Earlier messages first: a client raises its last seen seq from the
         # ack, so an ack before them could make a reconnect skip them.
-        await self.resync()
-        await self.send_json(
-            {"type": "ack", "id": frame["id"], "message": await self._data(message)}
-        )
+        await self._send_undelivered(undelivered, acked=data["seq"])
+        await self.send_json({"type": "ack", "id": frame["id"], "message": data})
 
     @database_sync_to_async
-    def _data(self, message):
-        return service.message_data(message)
+    def _post(self, frame):
+        """Throttle, store, and read what to deliver, in one trip to the
+        database thread (which every socket of the process shares). None when
+        the visitor is sending too fast; a resend is never throttled."""
+        sender = f"v{self.visitor.pk}"
+        if service.stored_message(sender, frame["id"]) is None and not allow(
+            sender, conf.VISITOR_RATE_PER_MINUTE
+        ):
+            return None
+        message, _created = service.post_visitor_message(
+            self.visitor, client_id=frame["id"], body=frame["body"], chatflow_id=self.chatflow_id
+        )
+        undelivered = service.messages_after(message.conversation, self.delivered, notes=False)
+        return service.message_data(message), undelivered
 
     async def on_typing(self, frame):
         if self.conversation_id:
@@ -228,14 +226,17 @@ class VisitorConsumer(LivechatConsumer):
         )
 
     async def resync(self):
-        if self.conversation_id is None:
-            return
-        for message in await self._undelivered():
+        if self.conversation_id is not None:
+            await self._send_undelivered(await self._undelivered())
+
+    async def _send_undelivered(self, messages, acked=None):
+        """Send what the client has not had, in order, once; ``acked`` is the
+        seq an ack is about to carry."""
+        for message in messages:
             if message["seq"] > self.delivered:
                 self.delivered = message["seq"]
-                if message["seq"] not in self.acked:  # the ack carried it already
+                if message["seq"] != acked:
                     await self.send_json({"type": "message", "message": message})
-        self.acked.clear()
 
     # -- Channel layer events ---------------------------------------------
 
@@ -272,7 +273,6 @@ class AgentConsumer(LivechatConsumer):
         self.user = self.scope.get("user")
         self.opened: dict[int, int] = {}  # conversation -> last seq delivered
         self.viewers: dict[int, dict[str, dict]] = {}  # conversation -> channel -> agent
-        self.acked: set[tuple[int, int]] = set()  # (conversation, seq) sent in an ack
         await self.accept()
         if self.user is None or not self.user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
@@ -371,21 +371,32 @@ class AgentConsumer(LivechatConsumer):
 
     async def on_message(self, frame):
         try:
-            message, _created = await database_sync_to_async(service.post_agent_message)(
-                self.user,
-                frame["conversation"],
-                client_id=frame["id"],
-                body=frame["body"],
-                note=frame["note"],
-            )
+            data, newer = await self._post(frame)
         except service.ServiceError as error:
             await self.send_error(error.code, error.message, frame["id"])
             return
-        data = await database_sync_to_async(service.message_data)(message)
-        if message.conversation_id in self.opened:
-            self.acked.add((message.conversation_id, message.seq))
-            await self._deliver(message.conversation_id)  # earlier ones before the ack
+        # Earlier messages before the ack, which moves the client's last seq.
+        if data["conversation"] in self.opened:
+            await self._send_new(data["conversation"], newer, acked=data["seq"])
         await self.send_json({"type": "ack", "id": frame["id"], "message": data})
+
+    @database_sync_to_async
+    def _post(self, frame):
+        """Store, and read what to deliver, in one trip to the database thread."""
+        message, _created = service.post_agent_message(
+            self.user,
+            frame["conversation"],
+            client_id=frame["id"],
+            body=frame["body"],
+            note=frame["note"],
+        )
+        pk = message.conversation_id
+        newer = (
+            service.messages_after(message.conversation, self.opened[pk], notes=True)
+            if pk in self.opened
+            else []
+        )
+        return service.message_data(message), newer
 
     async def on_typing(self, frame):
         pk = frame["conversation"]
@@ -454,12 +465,16 @@ class AgentConsumer(LivechatConsumer):
         except service.ServiceError:  # no longer a member: stop following it
             await self._leave(pk)
             return
+        await self._send_new(pk, messages)
+
+    async def _send_new(self, pk, messages, acked=None):
+        """Send, in order and once, what this socket has not had of a
+        conversation; ``acked`` is the seq an ack is about to carry."""
         for message in messages:
             if message["seq"] > self.opened[pk]:
                 self.opened[pk] = message["seq"]
-                if (pk, message["seq"]) not in self.acked:
+                if message["seq"] != acked:
                     await self.send_json({"type": "message", "message": message})
-        self.acked = {key for key in self.acked if key[0] != pk}
 
     async def resync(self):
         await self._follow_inboxes()

@@ -89,6 +89,22 @@ def setup(db):
     return agent, inbox, chatflow, visitor
 
 
+def store_silently(conversation, agent, body):
+    """Store an agent message and tell nobody, as if the channel layer lost
+    the notification."""
+    from wagtail_livechat import conversations
+
+    with transaction.atomic():
+        conversations._append(
+            conversation,
+            author="agent",
+            body=body,
+            sender=f"u{agent.pk}",
+            user=agent,
+            client_id=f"quiet-{body[:8]}",
+        )
+
+
 def db(fn, *args, **kwargs):
     return sync_to_async(fn)(*args, **kwargs)
 
@@ -204,20 +220,7 @@ async def test_ping_repairs_a_lost_notification(setup):
     await receive_until(ws, "ack")
     conversation = await db(lambda: Conversation.objects.get())
     # Store an agent message without any notification, as if Redis dropped it.
-    from wagtail_livechat import conversations
-
-    def store_silently():
-        with transaction.atomic():
-            conversations._append(
-                conversation,
-                author="agent",
-                body="lost?",
-                sender=f"u{agent.pk}",
-                user=agent,
-                client_id="agent-lost",
-            )
-
-    await db(store_silently)
+    await db(store_silently, conversation, agent, "lost?")
     await ws.send_json_to({"type": "ping"})
     frame, _ = await receive_until(ws, "message")
     assert frame["message"]["body"] == "lost?"
@@ -686,20 +689,7 @@ async def test_ack_comes_after_earlier_messages(setup):
     await ws.send_json_to({"type": "message", "id": "client-0001", "body": "Hi"})
     await receive_until(ws, "ack")
     conversation = await db(lambda: Conversation.objects.get())
-    from wagtail_livechat import conversations
-
-    def store_silently():
-        with transaction.atomic():
-            conversations._append(
-                conversation,
-                author="agent",
-                body="unnotified",
-                sender=f"u{agent.pk}",
-                user=agent,
-                client_id="agent-quiet",
-            )
-
-    await db(store_silently)
+    await db(store_silently, conversation, agent, "unnotified")
     await ws.send_json_to({"type": "message", "id": "client-0002", "body": "Again"})
     first = await ws.receive_json_from()
     second = await ws.receive_json_from()

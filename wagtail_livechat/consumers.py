@@ -66,7 +66,15 @@ class LivechatConsumer(AsyncWebsocketConsumer):
 
     async def on_ping(self, frame):
         await self.resync()
-        await self.send_json({"type": "pong"})
+        if not self.closing:
+            await self.send_json({"type": "pong"})
+
+    closing = False
+
+    async def close(self, code=None, reason=None):
+        # Nothing more is sent on a socket that is closing.
+        self.closing = True
+        await super().close(code=code, reason=reason)
 
     async def resync(self):
         """Send what the record holds beyond what was delivered: run on every
@@ -478,6 +486,8 @@ class AgentConsumer(LivechatConsumer):
 
     async def resync(self):
         await self._follow_inboxes()
+        if self.closing:
+            return
         for pk in list(self.opened):
             await self._deliver(pk)
 

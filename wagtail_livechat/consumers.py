@@ -508,30 +508,41 @@ class AgentConsumer(LivechatConsumer):
     # -- Channel layer events ---------------------------------------------
 
     @database_sync_to_async
-    def _summary(self, pk):
+    def _event_data(self, pk, event):
+        """Everything one notification needs, in one trip to the database
+        thread and one authorisation: new messages (if it is a message and
+        this socket views the conversation), the list summary, and the
+        visitor's context when their contact changed. None: not a member."""
         try:
             conversation = service.conversation_for(self.user, pk)
         except service.ServiceError:
             return None
-        return service.conversation_data(conversation)
+        viewing = pk in self.opened
+        messages = (
+            service.messages_after(conversation, self.opened[pk], notes=True)
+            if viewing and event == "message"
+            else []
+        )
+        context = (
+            service.conversation_context(conversation) if viewing and event == "contact" else None
+        )
+        return messages, service.conversation_data(conversation), context
 
     async def livechat_event(self, event):
-        pk = event["conversation"]
-        if event["event"] == "message":
-            await self._deliver(pk)
-        summary = await self._summary(pk)
-        if summary is not None:
-            await self.send_json({"type": "conversation", "conversation": summary})
-            if event["event"] == "visitor_page" and pk in self.opened:
-                await self.send_json(
-                    {"type": "visitor_page", "conversation": pk, "page": summary["visitor_page"]}
-                )
-            if event["event"] == "contact" and pk in self.opened:
-                context = await database_sync_to_async(self._context)(pk)
-                await self.send_json({"type": "context", "conversation": pk, "context": context})
-
-    def _context(self, pk):
-        return service.conversation_context(service.conversation_for(self.user, pk))
+        pk, kind = event["conversation"], event["event"]
+        found = await self._event_data(pk, kind)
+        if found is None:  # no longer a member: stop following it
+            await self._leave(pk)
+            return
+        messages, summary, context = found
+        await self._send_new(pk, messages)
+        await self.send_json({"type": "conversation", "conversation": summary})
+        if kind == "visitor_page" and pk in self.opened:
+            await self.send_json(
+                {"type": "visitor_page", "conversation": pk, "page": summary["visitor_page"]}
+            )
+        if context is not None:
+            await self.send_json({"type": "context", "conversation": pk, "context": context})
 
     async def livechat_typing(self, event):
         if event["sender"] != self.channel_name and event["conversation"] in self.opened:

@@ -139,10 +139,6 @@ def _append(conversation, *, author, body, sender, client_id, user=None, note=Fa
 
 def stored_message(sender: str, client_id: str):
     """The message this sender already stored under this client id, if any."""
-    return Message.objects.filter(sender=sender, client_id=client_id).first()
-
-
-def _existing(sender: str, client_id: str):
     return (
         Message.objects.select_related("conversation")
         .filter(sender=sender, client_id=client_id)
@@ -153,14 +149,14 @@ def _existing(sender: str, client_id: str):
 def _idempotent(sender, client_id, create):
     """Run ``create`` once per (sender, client id): a resend returns the
     message stored the first time, even when two resends race."""
-    found = _existing(sender, client_id)
+    found = stored_message(sender, client_id)
     if found is not None:
         return found, False
     try:
         with transaction.atomic():
             return create(), True
     except IntegrityError:
-        found = _existing(sender, client_id)
+        found = stored_message(sender, client_id)
         if found is None:
             raise
         return found, False

@@ -208,7 +208,7 @@ def widget_strings() -> dict:
         "online": _("Online"),
         "typing": _("Typing…"),
         "reconnecting": _("Reconnecting…"),
-        "newMessage": _("New message"),
+        "newMessage": _("new message"),
         "transcript": _("Email me a transcript"),
         "messages": _("Messages"),
         "save": _("Save"),

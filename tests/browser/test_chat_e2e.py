@@ -531,3 +531,57 @@ def test_the_chat_fits_a_360px_phone(visitor, demo):
     expect(messages(dialog, "visitor")).to_have_text(["Hello from a phone"])
     send_box = dialog.get_by_role("button", name="Send").bounding_box()
     assert send_box["x"] + send_box["width"] <= 360
+
+
+def test_consents_are_asked_before_anything_is_stored(visitor, context, demo):
+    """Explicit data consent blocks sending until "I agree" is ticked; cookie
+    consent asks before the identity cookie exists, and only "Accept" sets it."""
+    chatflow = Chatflow.objects.get(name="Website chat")
+    chatflow.data_consent = "explicit"
+    chatflow.cookie_consent = "before_chat"
+    chatflow.save_revision().publish()
+
+    dialog = open_chat(visitor, "/")
+    box = message_box(dialog)
+    box.fill("Hello")
+    box.press("Enter")
+    expect(messages(dialog, "visitor")).to_have_count(0)  # refused: not agreed
+    assert context.cookies() == []
+
+    dialog.get_by_label("I agree").check()
+    box.fill("Hello")
+    box.press("Enter")
+    accept = dialog.get_by_role("button", name="Accept")
+    expect(accept).to_be_visible()
+    expect(messages(dialog, "visitor").filter(has_text="Hello")).to_have_class(
+        re.compile("pending")
+    )
+    assert context.cookies() == [] and not Visitor.objects.exists()
+
+    accept.click()
+    expect(thread(dialog).locator(".msg.pending")).to_have_count(0, timeout=TIMEOUT_MS)
+    assert {c["name"] for c in context.cookies()} == {COOKIE}
+    assert Conversation.objects.get().messages.get().body == "Hello"
+
+
+def test_a_returning_visitor_hears_replies_without_opening_the_chat(visitor, agent, demo):
+    """With an open conversation, the widget reconnects on every page at once,
+    and the launcher counts replies that come while the chat is closed."""
+    dialog = open_chat(visitor, "/")
+    send(dialog, "Anyone there?")
+    visitor.goto("/pricing/")  # a new page: the chat is closed
+    expect(launcher(visitor)).to_have_attribute("aria-label", "Open chat")
+    conversation = Conversation.objects.get()
+    wait_for(
+        visitor,
+        lambda: Visitor.objects.get().page_url.endswith("/pricing/"),
+        "the visitor's new page reached the server",
+    )
+    log_in(agent)
+    open_conversation(agent, conversation)
+    reply(agent, "Yes!")
+    badge = widget(visitor).get_by_role("button", name=re.compile(r"^Open chat \(1 new message\)$"))
+    expect(badge).to_be_visible()
+    badge.click()
+    expect(messages(chat_dialog(visitor), "agent")).to_contain_text(["Yes!"])
+    expect(launcher(visitor)).to_have_attribute("aria-label", "Open chat")

@@ -2,82 +2,28 @@
 auth, routing) with Channels' WebsocketCommunicator."""
 
 import json
+from unittest import mock
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
-from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
 from django.core import mail
-from django.db import transaction
 from django.test import override_settings
 from wagtail.models import Locale, Page, Site
 
 from tests.livechat_factories import add_members, make_agent, make_chatflow, make_inbox
-from wagtail_livechat import identity
+from tests.sockets import (
+    agent_socket,
+    connect,
+    db,
+    receive_until,
+    session_cookie,
+    visitor_socket,
+)
+from wagtail_livechat import service, tasks
 from wagtail_livechat.models import Contact, Conversation, Message, Visitor
 from wagtail_livechat.routing import websocket_application
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
-
-ORIGIN = (b"origin", b"http://testserver")
-
-
-def session_cookie(user):
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.save()
-    return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
-
-
-async def connect(path, cookie=None, origin=ORIGIN, app=None):
-    headers = [origin] if origin else []
-    if cookie:
-        headers.append((b"cookie", cookie.encode()))
-    communicator = WebsocketCommunicator(app or websocket_application(), path, headers=headers)
-    connected, code = await communicator.connect()
-    return communicator, connected, code
-
-
-async def visitor_socket(visitor=None, chatflow=None, after=0):
-    cookie = f"livechat_visitor={identity.sign(visitor.key)}" if visitor else None
-    ws, connected, _ = await connect("/ws/livechat/visitor/", cookie)
-    assert connected
-    await ws.send_json_to(
-        {
-            "type": "hello",
-            "after": after,
-            "chatflow": chatflow.pk if chatflow else None,
-            "page": {"url": "http://testserver/pricing/", "title": "Pricing", "id": None},
-        }
-    )
-    welcome = await ws.receive_json_from()
-    assert welcome["type"] == "welcome"
-    return ws, welcome
-
-
-async def agent_socket(user):
-    ws, connected, _ = await connect(
-        "/ws/livechat/agent/", await sync_to_async(session_cookie)(user)
-    )
-    assert connected
-    await ws.send_json_to({"type": "hello"})
-    welcome = await ws.receive_json_from()
-    assert welcome["type"] == "agent_welcome"
-    return ws, welcome
-
-
-async def receive_until(ws, kind, timeout=2):
-    """Frames until one of ``kind``; returns (that frame, the others)."""
-    others = []
-    while True:
-        frame = await ws.receive_json_from(timeout=timeout)
-        if frame["type"] == kind:
-            return frame, others
-        others.append(frame)
 
 
 @pytest.fixture
@@ -91,22 +37,11 @@ def setup(db):
 
 def store_silently(conversation, agent, body):
     """Store an agent message and tell nobody, as if the channel layer lost
-    the notification."""
-    from wagtail_livechat import conversations
-
-    with transaction.atomic():
-        conversations._append(
-            conversation,
-            author="agent",
-            body=body,
-            sender=f"u{agent.pk}",
-            user=agent,
-            client_id=f"quiet-{body[:8]}",
+    the event."""
+    with mock.patch.object(service, "fan_out"):
+        service.post_agent_message(
+            agent, conversation.pk, client_id=f"quiet-{body[:8]}", body=body, note=False
         )
-
-
-def db(fn, *args, **kwargs):
-    return sync_to_async(fn)(*args, **kwargs)
 
 
 async def test_visitor_message_reaches_agent_and_is_stored_before_ack(setup):
@@ -196,11 +131,10 @@ async def test_reconnect_resyncs_everything_after_last_seen(setup):
     await ws.disconnect()
     conversation = await db(lambda: Conversation.objects.get())
     # While the visitor is away, an agent answers twice.
-    from wagtail_livechat import conversations
 
     for i in range(2):
         await db(
-            conversations.post_agent_message,
+            service.post_agent_message,
             agent,
             conversation.pk,
             client_id=f"agent-{i:04}",
@@ -292,11 +226,11 @@ async def test_bad_frames_get_error_frames_not_a_crash(setup):
     await ws.disconnect()
 
 
-async def test_oversized_frame_closes_with_1009(setup):
+async def test_oversized_frame_closes_with_4009(setup):
     _agent, _inbox, chatflow, visitor = setup
     ws, _ = await visitor_socket(visitor, chatflow)
     await ws.send_to(text_data="x" * (17 * 1024))
-    assert await ws.receive_output() == {"type": "websocket.close", "code": 1009}
+    assert await ws.receive_output() == {"type": "websocket.close", "code": 4009}
 
 
 @override_settings(WAGTAIL_LIVECHAT_VISITOR_RATE_PER_MINUTE=3)
@@ -549,6 +483,7 @@ async def test_email_capture_creates_contact_and_transcript(setup):
     await receive_until(ws, "ack")
     await ws.send_json_to({"type": "transcript"})
     await receive_until(ws, "transcript_sent")
+    await db(tasks.drain)  # mail is side work, off the socket's thread
     assert mail.outbox[-1].to == ["ann@example.com"]
     assert "Question <i>?</i>" in mail.outbox[-1].body
     await ws.disconnect()
@@ -556,19 +491,20 @@ async def test_email_capture_creates_contact_and_transcript(setup):
 
 async def test_offline_message_is_stored_and_emails_members(setup):
     agent, inbox, chatflow, visitor = setup
-    from wagtail_livechat import conversations
 
-    await db(conversations.set_availability, agent, False)
+    await db(service.set_availability, agent, False)
     ws, welcome = await visitor_socket(visitor, chatflow)
     assert welcome["online"] is False
     await ws.send_json_to({"type": "message", "id": "client-0001", "body": "Anyone?"})
     await receive_until(ws, "ack")
     assert await db(lambda: Message.objects.filter(body="Anyone?").exists())
+    await db(tasks.drain)
     assert len(mail.outbox) == 1 and mail.outbox[0].to == [agent.email]
     assert "Anyone?" in mail.outbox[0].body
     # A second message soon after does not email again.
     await ws.send_json_to({"type": "message", "id": "client-0002", "body": "Hello?"})
     await receive_until(ws, "ack")
+    await db(tasks.drain)
     assert len(mail.outbox) == 1
     await ws.disconnect()
 
@@ -578,15 +514,14 @@ async def test_auto_assignment_round_robin(setup):
     sam = await db(make_agent, "sam")
     kim = await db(make_agent, "kim")
     await db(add_members, inbox, sam, kim)
-    from wagtail_livechat import conversations
 
-    await db(conversations.set_availability, kim, False)
+    await db(service.set_availability, kim, False)
     chatflow = await db(make_chatflow, inbox, "Assigned", auto_assign=True)
     assignees = []
     for i in range(4):
         visitor = await db(Visitor.objects.create)
         message, _ = await db(
-            conversations.post_visitor_message,
+            service.post_visitor_message,
             visitor,
             client_id=f"client-rr-{i}",
             body="hi",
@@ -600,7 +535,7 @@ async def test_auto_assignment_round_robin(setup):
 
 
 async def test_read_frames_move_the_read_markers(setup):
-    agent, _inbox, chatflow, visitor = setup
+    agent, inbox, chatflow, visitor = setup
     ws, _ = await visitor_socket(visitor, chatflow)
     for i in range(2):
         await ws.send_json_to({"type": "message", "id": f"client-{i:04}", "body": f"m{i}"})
@@ -608,18 +543,23 @@ async def test_read_frames_move_the_read_markers(setup):
     conversation = await db(lambda: Conversation.objects.get())
     a, _ = await agent_socket(agent)
 
-    async def read(seq, unread):
-        """Send a read frame and wait for the summary that says ``unread``
-        (the broadcast of an earlier read may come first)."""
-        await a.send_json_to({"type": "read", "conversation": conversation.pk, "seq": seq})
-        while (await receive_until(a, "conversation"))[0]["conversation"]["unread"] != unread:
-            pass
+    def read(seq):
+        return a.send_json_to({"type": "read", "conversation": conversation.pk, "seq": seq})
 
-    await read(1, unread=1)
-    # A read marker never goes past the last message, nor backwards.
-    await read(99, unread=0)
+    await read(1)
+    frame, _ = await receive_until(a, "conversation")
+    # Only the unread count travels, not a second summary.
+    assert frame["conversation"] == {"id": conversation.pk, "inbox": inbox.pk, "unread": 1}
+    # Reads are coalesced: two in a row make one write and one summary; a
+    # read marker never goes past the last message.
+    await read(2)
+    await read(99)
+    frame, _ = await receive_until(a, "conversation")
+    assert frame["conversation"]["unread"] == 0
     assert (await db(lambda: Conversation.objects.get())).agent_read_seq == 2
-    await read(1, unread=0)
+    # Nor backwards (pending reads are written when the socket closes).
+    await read(1)
+    await a.disconnect()
     assert (await db(lambda: Conversation.objects.get())).agent_read_seq == 2
 
     await ws.send_json_to({"type": "read", "seq": 2})
@@ -627,7 +567,6 @@ async def test_read_frames_move_the_read_markers(setup):
     await receive_until(ws, "pong")
     assert (await db(lambda: Conversation.objects.get())).visitor_read_seq == 2
     await ws.disconnect()
-    await a.disconnect()
 
 
 async def test_availability_frame_switches_the_widget_offline(setup):
@@ -669,6 +608,7 @@ async def test_transcripts_are_throttled(setup):
         frame = await ws.receive_json_from()
         replies.append(frame.get("code", frame["type"]))
     assert replies == ["transcript_sent", "transcript_sent", "rate_limited", "rate_limited"]
+    await db(tasks.drain)
     assert len(mail.outbox) == 2
     await ws.disconnect()
 

@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from wagtail_livechat import conversations as service
+from wagtail_livechat import service
 from wagtail_livechat.models import CannedResponse, Chatflow, Conversation, Inbox, Visitor
 
 pytestmark = pytest.mark.django_db

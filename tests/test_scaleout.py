@@ -20,7 +20,7 @@ from django.db import connection
 
 from tests.livechat_factories import make_agent, make_chatflow, make_inbox
 from tests.servers import start_daphne
-from tests.test_consumers import session_cookie
+from tests.sockets import session_cookie
 from wagtail_livechat import identity
 from wagtail_livechat.models import Conversation, Message, Visitor
 

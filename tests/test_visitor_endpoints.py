@@ -5,7 +5,7 @@ import pytest
 from django.test import override_settings
 
 from tests.livechat_factories import make_chatflow, make_inbox
-from wagtail_livechat import conversations, identity
+from wagtail_livechat import identity, service
 from wagtail_livechat.models import Chatflow, Contact, Visitor
 
 pytestmark = pytest.mark.django_db
@@ -67,11 +67,11 @@ def test_config_tells_a_returning_visitor_to_resume(client, demo):
     # Identified, but nothing to resume until a conversation is open.
     assert client.get(url).json()["chatflow"]["resume"] is False
     chatflow = Chatflow.objects.get(name="Website chat")
-    message, _ = conversations.post_visitor_message(
+    message, _ = service.post_visitor_message(
         Visitor.objects.get(), client_id="client-0001", body="Hi", chatflow_id=chatflow.pk
     )
     assert client.get(url).json()["chatflow"]["resume"] is True
-    conversations.set_status(demo_admin(), message.conversation_id, "closed")
+    service.set_status(demo_admin(), message.conversation_id, "closed")
     assert client.get(url).json()["chatflow"]["resume"] is False
 
 

@@ -3,7 +3,7 @@ conversation with its thread and the visitor's context.
 
 The pages are rendered on the server (so that they work, and are safe, before
 any script runs); ``inbox.js`` then keeps them live over the agent websocket.
-Who may see what is decided by :mod:`conversations` only.
+Who may see what is decided by :mod:`service` only.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from django.views.generic import TemplateView
 from wagtail.admin.paginator import WagtailPaginator
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
-from . import conversations as service
+from . import service
 from .models import CannedResponse, Conversation
 
 SOCKET_PATH = "/ws/livechat/agent/"
@@ -31,7 +31,7 @@ def unread_conversations(user) -> int:
     queryset = Conversation.objects.filter(
         inbox__in=service.agent_inboxes(user), status=Conversation.Status.OPEN
     )
-    return service.with_unread(queryset).filter(unread__gt=0).count()
+    return queryset.filter(agent_unread__gt=0).count()
 
 
 def js_strings() -> dict:
@@ -142,7 +142,7 @@ class InboxIndexView(LivechatAdminView):
         if filters["inbox"] is not None:
             queryset = queryset.filter(inbox_id=filters["inbox"])
         queryset = queryset.select_related("inbox", "assignee", "visitor__contact")
-        return service.with_unread(queryset).order_by("-updated_at", "-pk")
+        return queryset.order_by("-updated_at", "-pk")
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

@@ -9,4 +9,4 @@ class WagtailLivechatConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import signals  # noqa: F401  (connects cache invalidation)
+        from . import checks, signals  # noqa: F401  (registers checks, connects signals)

@@ -27,6 +27,9 @@ DEFAULTS = {
     "VISITOR_MAX_AGE": 365 * 24 * 60 * 60,
     # Sender of notification and transcript emails; None: DEFAULT_FROM_EMAIL.
     "FROM_EMAIL": None,
+    # Websockets one server process accepts; past it a new one is told
+    # "busy" (close code 4013) and retries later, instead of everyone slowing.
+    "MAX_SOCKETS": 10_000,
     # Defer loading the widget until window.WagtailLivechat.load() is called.
     "DEFER": False,
 }

@@ -1,46 +1,77 @@
 """Websocket consumers: translate frames to service calls and back.
 
 Every frame is validated by :mod:`protocol` and every action authorised by
-:mod:`conversations`; consumers hold only what they have delivered (the last
-``seq`` per conversation), so that a notification makes them read the record
-and send what the client has not seen, in order and once.
+:mod:`service`. A socket holds what it has delivered (the last ``seq`` per
+conversation) and, for an agent, the inboxes they may work in. An event from
+the channel layer carries the committed record: a socket sends it straight
+on when its ``seq`` follows what it delivered, ignores what it has had, and
+reads the database only to repair a gap. ``ping`` compares seqs with the
+record (one query) and repairs what a lost event held back.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.contrib.auth import get_user_model
 from django.utils.translation import gettext as _
 
-from . import conversations as service
-from . import identity, protocol
+from . import identity, memo, protocol, service
 from .conf import conf
-from .models import Conversation
 from .throttle import allow
 
 CLOSE_UNAUTHENTICATED = 4001
 CLOSE_FORBIDDEN = 4003
 CLOSE_RATE_LIMITED = 4008
-CLOSE_TOO_BIG = 1009
+# 1009 is the protocol's own code for this, but a server may not send it
+# through daphne ("must be 1000 or from [3000, 4999]").
+CLOSE_TOO_BIG = 4009
+CLOSE_BUSY = 4013
+
+READ_EVERY = 1.0  # seconds: an agent's read receipts are coalesced to one a second
 
 
 class LivechatConsumer(AsyncWebsocketConsumer):
     side = ""
-    handled_errors = (protocol.ProtocolError, service.ServiceError)
+    # Open sockets of this process, to answer "busy" past the ceiling.
+    open_sockets = 0
+    counted = False
+    closing = False
 
     async def send_json(self, content):
-        await self.send(text_data=json.dumps(content, separators=(",", ":")))
+        if not self.closing:
+            await self.send(text_data=json.dumps(content, separators=(",", ":")))
+
+    async def websocket_connect(self, message):
+        if LivechatConsumer.open_sockets >= conf.MAX_SOCKETS:
+            # Past what one process can carry: a clean answer, never silence.
+            await self.accept()
+            await self.send_json({"type": "busy"})
+            await self.close(code=CLOSE_BUSY)
+            return
+        LivechatConsumer.open_sockets += 1
+        self.counted = True
+        await super().websocket_connect(message)
+
+    async def websocket_disconnect(self, message):
+        if self.counted:
+            LivechatConsumer.open_sockets -= 1
+            self.counted = False
+        await super().websocket_disconnect(message)
 
     # Frames of any kind one socket may send per minute; past twice that it
     # is closed. (Messages have their own, per-visitor limit.)
     frame_budget = 240
 
     async def receive(self, text_data=None, bytes_data=None):
-        if bytes_data is not None or len(text_data.encode()) > conf.MAX_FRAME_BYTES:
+        if self.closing:
+            return
+        if bytes_data is not None or len(text_data.encode("utf-8", "surrogatepass")) > (
+            conf.MAX_FRAME_BYTES
+        ):
             await self.close(code=CLOSE_TOO_BIG)
             return
         minute = int(time.monotonic() // 60)
@@ -66,10 +97,7 @@ class LivechatConsumer(AsyncWebsocketConsumer):
 
     async def on_ping(self, frame):
         await self.resync()
-        if not self.closing:
-            await self.send_json({"type": "pong"})
-
-    closing = False
+        await self.send_json({"type": "pong"})
 
     async def close(self, code=None, reason=None):
         # Nothing more is sent on a socket that is closing.
@@ -77,8 +105,21 @@ class LivechatConsumer(AsyncWebsocketConsumer):
         await super().close(code=code, reason=reason)
 
     async def resync(self):
-        """Send what the record holds beyond what was delivered: run on every
-        ping, it repairs a notification the channel layer lost."""
+        """Send what the record holds beyond what was delivered."""
+
+
+class Delivery:
+    """What one socket has delivered of one conversation: every seq up to
+    ``through`` (notes included, which a visitor never sees)."""
+
+    def __init__(self, through=0):
+        self.through = through
+
+    def follows(self, seq: int) -> bool | None:
+        """True: ``seq`` is next; False: had already; None: a gap."""
+        if seq <= self.through:
+            return False
+        return True if seq == self.through + 1 else None
 
 
 class VisitorConsumer(LivechatConsumer):
@@ -86,9 +127,9 @@ class VisitorConsumer(LivechatConsumer):
 
     async def connect(self):
         key = identity.unsign(self.scope.get("cookies", {}).get(conf.VISITOR_COOKIE))
-        self.visitor = await database_sync_to_async(service.visitor_by_key)(key)
+        self.visitor = await database_sync_to_async(service.visitor_by_key)(key) if key else None
         self.conversation_id = None
-        self.delivered = 0
+        self.delivery = Delivery()
         self.chatflow_id = None
         self.refused = 0
         await self.accept()
@@ -108,35 +149,34 @@ class VisitorConsumer(LivechatConsumer):
         conversation = service.current_conversation(self.visitor)
         if self.visitor is not None:
             service.update_visitor_page(self.visitor, page)
-        messages = []
+        messages, more = [], False
         if conversation is not None:
             self.conversation_id = conversation.pk
-            messages = service.messages_after(conversation, after, notes=False)
-            inbox = conversation.inbox
+            messages, through, more = service.page_after(conversation.pk, after, notes=False)
+            self.delivery = Delivery(through)
+            inbox_id = conversation.inbox_id
         else:
-            from .models import Chatflow
-
-            chatflow = (
-                Chatflow.objects.filter(pk=self.chatflow_id, live=True)
-                .select_related("inbox")
-                .first()
-            )
-            inbox = chatflow.inbox if chatflow else None
-        self.delivered = max([after, *(m["seq"] for m in messages)])
-        return {
+            chatflow = service.Chatflow.objects.filter(pk=self.chatflow_id, live=True).first()
+            inbox_id = chatflow.inbox_id if chatflow else None
+        welcome = {
             "type": "welcome",
             "visitor": self.visitor is not None,
-            "online": bool(inbox and service.inbox_online(inbox)),
+            "online": bool(inbox_id and memo.inbox_online(inbox_id)),
             "conversation": (
                 {"id": conversation.pk, "status": conversation.status} if conversation else None
             ),
             "contact": bool(self.visitor and self.visitor.contact_id),
             "messages": messages,
         }
+        return welcome, more
 
     async def on_hello(self, frame):
         self.chatflow_id = frame["chatflow"]
-        await self.send_json(await self._welcome(frame["after"], frame["page"]))
+        self.delivery = Delivery(frame["after"])
+        welcome, more = await self._welcome(frame["after"], frame["page"])
+        await self.send_json(welcome)
+        if more:  # a long-offline client: the rest, page by page, in order
+            await self.resync()
 
     async def on_message(self, frame):
         if self.visitor is None:
@@ -157,28 +197,48 @@ class VisitorConsumer(LivechatConsumer):
                 "rate_limited", _("You are sending too fast; wait a moment."), frame["id"]
             )
         self.refused = 0
-        data, undelivered = posted
-        self.conversation_id = data["conversation"]
+        data, earlier = posted
+        if data["conversation"] != self.conversation_id:
+            self.conversation_id, self.delivery = data["conversation"], Delivery()
         # Earlier messages first: a client raises its last seen seq from the
         # ack, so an ack before them could make a reconnect skip them.
-        await self._send_undelivered(undelivered, acked=data["seq"])
+        for message in earlier:
+            await self.send_json({"type": "message", "message": message})
+        self.delivery.through = max(self.delivery.through, data["seq"])
         await self.send_json({"type": "ack", "id": frame["id"], "message": data})
 
     @database_sync_to_async
     def _post(self, frame):
-        """Throttle, store, and read what to deliver, in one trip to the
-        database thread (which every socket of the process shares). None when
-        the visitor is sending too fast; a resend is never throttled."""
+        """Throttle, store, and (only on a gap) read what came before, in one
+        trip to the database thread. None when the visitor is sending too
+        fast; a resend is never throttled."""
         sender = f"v{self.visitor.pk}"
-        if service.stored_message(sender, frame["id"]) is None and not allow(
-            sender, conf.VISITOR_RATE_PER_MINUTE
+        if (
+            not allow(sender, conf.VISITOR_RATE_PER_MINUTE)
+            and service.stored_message(sender, frame["id"]) is None
         ):
             return None
         message, _created = service.post_visitor_message(
-            self.visitor, client_id=frame["id"], body=frame["body"], chatflow_id=self.chatflow_id
+            self.visitor,
+            client_id=frame["id"],
+            body=frame["body"],
+            chatflow_id=self.chatflow_id,
+            conversation_id=self.conversation_id,
         )
-        undelivered = service.messages_after(message.conversation, self.delivered, notes=False)
-        return service.message_data(message), undelivered
+        earlier = []
+        known = message.conversation_id == self.conversation_id
+        through = self.delivery.through if known else 0
+        if message.seq > through + 1:
+            earlier = self._read_until(message.conversation_id, through, message.seq)
+        return service.message_data(message), earlier
+
+    @staticmethod
+    def _read_until(conversation_id, after, seq):
+        earlier, more = [], True
+        while more and after < seq - 1:
+            page, after, more = service.page_after(conversation_id, after, notes=False)
+            earlier.extend(m for m in page if m["seq"] < seq)
+        return earlier
 
     async def on_typing(self, frame):
         if self.conversation_id:
@@ -213,51 +273,56 @@ class VisitorConsumer(LivechatConsumer):
         await self.send_json({"type": "contact", "email": contact.email})
 
     async def on_read(self, frame):
-        if self.visitor is not None:
-            await database_sync_to_async(service.mark_visitor_read)(self.visitor, frame["seq"])
+        if self.visitor is not None and self.conversation_id is not None:
+            await database_sync_to_async(service.mark_visitor_read)(
+                self.visitor, self.conversation_id, frame["seq"]
+            )
 
     async def on_transcript(self, frame):
         if self.visitor is None:
             raise protocol.ProtocolError("identify", _("Start the chat before sending."))
         if not await database_sync_to_async(allow)(f"transcript:{self.visitor.pk}", 2, 3600):
             raise protocol.ProtocolError("rate_limited", _("A transcript was sent already."))
-        await database_sync_to_async(service.send_transcript)(self.visitor)
+        await database_sync_to_async(service.request_transcript)(self.visitor)
         await self.send_json({"type": "transcript_sent"})
 
     @database_sync_to_async
-    def _undelivered(self):
-        conversation = Conversation.objects.filter(pk=self.conversation_id).first()
-        return (
-            service.messages_after(conversation, self.delivered, notes=False)
-            if conversation
-            else []
-        )
+    def _page(self, after):
+        if service.last_seqs([self.conversation_id]).get(self.conversation_id, 0) <= after:
+            return [], after, False  # nothing new: the common case costs one query
+        return service.page_after(self.conversation_id, after, notes=False)
 
     async def resync(self):
-        if self.conversation_id is not None:
-            await self._send_undelivered(await self._undelivered())
-
-    async def _send_undelivered(self, messages, acked=None):
-        """Send what the client has not had, in order, once; ``acked`` is the
-        seq an ack is about to carry."""
-        for message in messages:
-            if message["seq"] > self.delivered:
-                self.delivered = message["seq"]
-                if message["seq"] != acked:
+        """Deliver what the record holds beyond what was delivered, page by
+        page, in order and once."""
+        more = self.conversation_id is not None
+        while more and not self.closing:
+            messages, through, more = await self._page(self.delivery.through)
+            for message in messages:
+                if message["seq"] > self.delivery.through:
                     await self.send_json({"type": "message", "message": message})
+            self.delivery.through = max(self.delivery.through, through)
 
     # -- Channel layer events ---------------------------------------------
 
     async def livechat_event(self, event):
-        if self.conversation_id is None or event["conversation"] != self.conversation_id:
+        pk = event["conversation"]
+        if pk != self.conversation_id:
             if event["event"] != "message":
                 return
             # A conversation started in another tab of this visitor.
-            self.conversation_id, self.delivered = event["conversation"], 0
-        if event["event"] == "message" and not event.get("note"):
-            await self.resync()
+            self.conversation_id, self.delivery = pk, Delivery()
+        if event["event"] == "message":
+            seq = event["message"]["seq"] if "message" in event else event["seq"]
+            follows = self.delivery.follows(seq)
+            if follows is None:
+                await self.resync()
+            elif follows:
+                self.delivery.through = seq
+                if not event.get("note"):
+                    await self.send_json({"type": "message", "message": event["message"]})
         elif event["event"] == "closed":
-            await self.send_json({"type": "closed", "conversation": event["conversation"]})
+            await self.send_json({"type": "closed", "conversation": pk})
 
     async def livechat_typing(self, event):
         if event["sender"] != self.channel_name and event["who"] != "visitor":
@@ -278,39 +343,57 @@ class AgentConsumer(LivechatConsumer):
     side = "agent"
 
     async def connect(self):
-        self.user = self.scope.get("user")
-        self.opened: dict[int, int] = {}  # conversation -> last seq delivered
+        self.agent = None
+        self.opened: dict[int, Delivery] = {}
+        self.following: dict[int, tuple[int, int]] = {}  # conversation -> (inbox, visitor)
         self.viewers: dict[int, dict[str, dict]] = {}  # conversation -> channel -> agent
+        self.inbox_ids: frozenset[int] = frozenset()
+        self.reads: dict[int, int] = {}  # conversation -> seq, not yet written
+        self.read_task = None
         await self.accept()
-        if self.user is None or not self.user.is_authenticated:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        self.inbox_ids = await self._inbox_ids()
-        if self.inbox_ids is None:
-            await self.close(code=CLOSE_FORBIDDEN)
-            return
-        for pk in self.inbox_ids:
-            await self.channel_layer.group_add(service.inbox_group(pk), self.channel_name)
-
-    @database_sync_to_async
-    def _inbox_ids(self):
-        # Read the user afresh (on connect and every ping): an agent who was
-        # deactivated or lost admin access must not keep an open socket.
-        self.user = get_user_model().objects.filter(pk=self.user.pk, is_active=True).first()
-        if self.user is None or not self.user.has_perm("wagtailadmin.access_admin"):
-            return None
-        ids = list(service.agent_inboxes(self.user).values_list("pk", flat=True))
-        return ids if ids or self.user.is_superuser else None
+        self.user = user
+        await self.channel_layer.group_add(service.AGENTS_GROUP, self.channel_name)
+        await self._follow_inboxes()
 
     async def disconnect(self, code):
-        for pk in getattr(self, "inbox_ids", None) or ():
+        await self._flush_reads()
+        await self.channel_layer.group_discard(service.AGENTS_GROUP, self.channel_name)
+        for pk in self.inbox_ids:
             await self.channel_layer.group_discard(service.inbox_group(pk), self.channel_name)
-        for pk in list(getattr(self, "opened", ())):
+        for pk in list(self.opened):
             await self._leave(pk)
+
+    async def _follow_inboxes(self):
+        """Read who this agent is now and follow the inboxes they belong to:
+        on connect, on every ping, and at once when a membership changes."""
+        self.agent = await database_sync_to_async(service.agent_for)(self.user)
+        if self.agent is None:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        # A superuser follows every inbox, including those created since.
+        current = (
+            await database_sync_to_async(
+                lambda: frozenset(service.Inbox.objects.values_list("pk", flat=True))
+            )()
+            if self.agent.everything
+            else self.agent.inboxes
+        )
+        for pk in current - self.inbox_ids:
+            await self.channel_layer.group_add(service.inbox_group(pk), self.channel_name)
+        for pk in self.inbox_ids - current:
+            await self.channel_layer.group_discard(service.inbox_group(pk), self.channel_name)
+        self.inbox_ids = current
+        for pk, (inbox, _visitor) in list(self.following.items()):
+            if not self.agent.may(inbox):  # revoked: no more of it, not even typing
+                await self._leave(pk)
 
     @property
     def me(self):
-        return {"id": self.user.pk, "name": service.display_name(self.user)}
+        return {"id": self.agent.id, "name": self.agent.name or _("Agent")}
 
     async def on_hello(self, frame):
         await self.send_json(await self._agent_welcome())
@@ -319,96 +402,106 @@ class AgentConsumer(LivechatConsumer):
     def _agent_welcome(self):
         return {
             "type": "agent_welcome",
-            "user": self.me,
-            "available": service.is_available(self.user),
-            "inboxes": [{"id": i.pk, "name": i.name} for i in service.agent_inboxes(self.user)],
+            "user": {"id": self.agent.id, "name": service.display_name(self.user)},
+            "available": service.is_available(self.agent),
+            "inboxes": [
+                {"id": i.pk, "name": i.name}
+                for i in service.Inbox.objects.filter(pk__in=self.inbox_ids)
+            ],
         }
 
     @database_sync_to_async
     def _history(self, pk, after):
-        conversation = service.conversation_for(self.user, pk)
-        return {
-            "type": "history",
-            "conversation": service.conversation_data(conversation),
-            "messages": service.messages_after(conversation, after, notes=True),
-            "context": service.conversation_context(conversation),
-        }
+        conversation = service.conversation_for(self.agent, pk)
+        messages, through, more = service.page_after(pk, after, notes=True)
+        return (
+            {
+                "type": "history",
+                "conversation": service.conversation_data(conversation),
+                "messages": messages,
+                "context": service.conversation_context(conversation),
+            },
+            (conversation.inbox_id, conversation.visitor_id),
+            through,
+            more,
+        )
 
     async def on_open(self, frame):
         pk = frame["conversation"]
-        history = await self._history(pk, frame["after"])
-        self.opened[pk] = max([frame["after"], *(m["seq"] for m in history["messages"])])
+        history, follows, through, more = await self._history(pk, frame["after"])
+        self.opened[pk] = Delivery(through)
+        self.following[pk] = follows
         self.viewers[pk] = {}
         await self.channel_layer.group_add(service.conversation_group(pk), self.channel_name)
-        inbox = history["conversation"]["inbox"]
-        if inbox not in self.inbox_ids:  # joined since the last ping
-            self.inbox_ids.append(inbox)
-            await self.channel_layer.group_add(service.inbox_group(inbox), self.channel_name)
         await self.send_json(history)
+        if more:  # far behind: the rest, page by page, in order
+            await self._deliver(pk)
         # Nobody else yet, as far as we know; those who are answer the join.
         await self.send_json({"type": "viewers", "conversation": pk, "viewers": []})
-        await self.channel_layer.group_send(
-            service.conversation_group(pk),
-            {
-                "type": "livechat.presence",
-                "action": "join",
-                "conversation": pk,
-                "agent": self.me,
-                "sender": self.channel_name,
-            },
-        )
+        await self._presence(pk, "join")
+
+    async def _presence(self, pk, action, to=None):
+        event = {
+            "type": "livechat.presence",
+            "action": action,
+            "conversation": pk,
+            "agent": self.me,
+            "sender": self.channel_name,
+        }
+        if to:
+            await self.channel_layer.send(to, event)
+        else:
+            await self.channel_layer.group_send(service.conversation_group(pk), event)
 
     async def on_leave(self, frame):
         await self._leave(frame["conversation"])
 
     async def _leave(self, pk):
+        self.following.pop(pk, None)
         if self.opened.pop(pk, None) is None:
             return
         self.viewers.pop(pk, None)
         await self.channel_layer.group_discard(service.conversation_group(pk), self.channel_name)
-        await self.channel_layer.group_send(
-            service.conversation_group(pk),
-            {
-                "type": "livechat.presence",
-                "action": "leave",
-                "conversation": pk,
-                "agent": self.me,
-                "sender": self.channel_name,
-            },
-        )
+        await self._presence(pk, "leave")
 
     async def on_message(self, frame):
         try:
-            data, newer = await self._post(frame)
+            data, earlier = await self._post(frame)
         except service.ServiceError as error:
             await self.send_error(error.code, error.message, frame["id"])
             return
-        # Earlier messages before the ack, which moves the client's last seq.
-        if data["conversation"] in self.opened:
-            await self._send_new(data["conversation"], newer, acked=data["seq"])
+        pk = data["conversation"]
+        delivery = self.opened.get(pk)
+        if delivery is not None:
+            # Earlier messages before the ack, which moves the client's last seq.
+            for message in earlier:
+                await self.send_json({"type": "message", "message": message})
+            delivery.through = max(delivery.through, data["seq"])
         await self.send_json({"type": "ack", "id": frame["id"], "message": data})
 
     @database_sync_to_async
     def _post(self, frame):
-        """Store, and read what to deliver, in one trip to the database thread."""
+        """Store, and (only on a gap) read what came before, in one trip to
+        the database thread."""
+        pk = frame["conversation"]
         message, _created = service.post_agent_message(
-            self.user,
-            frame["conversation"],
-            client_id=frame["id"],
-            body=frame["body"],
-            note=frame["note"],
+            self.agent, pk, client_id=frame["id"], body=frame["body"], note=frame["note"]
         )
-        pk = message.conversation_id
-        newer = (
-            service.messages_after(message.conversation, self.opened[pk], notes=True)
-            if pk in self.opened
-            else []
-        )
-        return service.message_data(message), newer
+        delivery = self.opened.get(pk)
+        earlier = []
+        if delivery is not None and message.seq > delivery.through + 1:
+            after, more = delivery.through, True
+            while more and after < message.seq - 1:
+                page, after, more = service.page_after(pk, after, notes=True)
+                earlier.extend(m for m in page if m["seq"] < message.seq)
+        return service.message_data(message), earlier
 
     async def on_typing(self, frame):
         pk = frame["conversation"]
-        await database_sync_to_async(service.conversation_for)(self.user, pk)
+        follows = self.following.get(pk)
+        if follows is None:
+            conversation = await database_sync_to_async(service.conversation_for)(self.agent, pk)
+            follows = (conversation.inbox_id, conversation.visitor_id)
         event = {
             "type": "livechat.typing",
             "conversation": pk,
@@ -417,132 +510,130 @@ class AgentConsumer(LivechatConsumer):
             "sender": self.channel_name,
         }
         await self.channel_layer.group_send(service.conversation_group(pk), event)
-        visitor_id = await database_sync_to_async(
-            lambda: Conversation.objects.values_list("visitor_id", flat=True).get(pk=pk)
-        )()
-        await self.channel_layer.group_send(service.visitor_group(visitor_id), event)
+        await self.channel_layer.group_send(service.visitor_group(follows[1]), event)
 
-    async def _send_conversation(self, conversation):
-        data = await database_sync_to_async(service.conversation_data)(conversation)
+    async def _send_summary(self, conversation):
+        data = await database_sync_to_async(
+            lambda: service.conversation_data(service.conversation_for_summary(conversation.pk))
+        )()
         await self.send_json({"type": "conversation", "conversation": data})
 
     async def on_assign(self, frame):
-        await self._send_conversation(
+        await self._send_summary(
             await database_sync_to_async(service.assign)(
-                self.user, frame["conversation"], frame["user"]
+                self.agent, frame["conversation"], frame["user"]
             )
         )
 
     async def on_close(self, frame):
-        await self._send_conversation(
+        await self._send_summary(
             await database_sync_to_async(service.set_status)(
-                self.user, frame["conversation"], "closed"
+                self.agent, frame["conversation"], "closed"
             )
         )
 
     async def on_reopen(self, frame):
-        await self._send_conversation(
+        await self._send_summary(
             await database_sync_to_async(service.set_status)(
-                self.user, frame["conversation"], "open"
+                self.agent, frame["conversation"], "open"
             )
         )
 
     async def on_read(self, frame):
-        await self._send_conversation(
-            await database_sync_to_async(service.mark_read)(
-                self.user, frame["conversation"], frame["seq"]
-            )
-        )
+        """Coalesced: at most one write a second per socket; the new unread
+        count comes back through the inbox's event."""
+        pk = frame["conversation"]
+        if (
+            pk not in self.following
+            and not await database_sync_to_async(
+                lambda: bool(service.conversation_for(self.agent, pk))
+            )()
+        ):
+            return
+        self.reads[pk] = max(self.reads.get(pk, 0), frame["seq"])
+        if self.read_task is None:
+            self.read_task = asyncio.ensure_future(self._reads_later())
+
+    async def _reads_later(self):
+        await asyncio.sleep(READ_EVERY)
+        self.read_task = None
+        await self._flush_reads()
+
+    async def _flush_reads(self):
+        reads, self.reads = self.reads, {}
+        if reads and self.agent is not None:
+            await database_sync_to_async(self._write_reads)(reads)
+
+    def _write_reads(self, reads):
+        for pk, seq in reads.items():
+            try:
+                service.mark_read(self.agent, pk, seq)
+            except service.ServiceError:
+                pass  # left the inbox meanwhile: nothing to record
 
     async def on_availability(self, frame):
         available = await database_sync_to_async(service.set_availability)(
-            self.user, frame["available"]
+            self.agent, frame["available"]
         )
         await self.send_json({"type": "availability", "available": available})
 
     @database_sync_to_async
-    def _messages(self, pk, after):
-        conversation = service.conversation_for(self.user, pk)
-        return service.messages_after(conversation, after, notes=True)
+    def _page(self, pk, after):
+        return service.page_after(pk, after, notes=True)
 
     async def _deliver(self, pk):
-        if pk not in self.opened:
-            return
-        try:
-            messages = await self._messages(pk, self.opened[pk])
-        except service.ServiceError:  # no longer a member: stop following it
-            await self._leave(pk)
-            return
-        await self._send_new(pk, messages)
-
-    async def _send_new(self, pk, messages, acked=None):
-        """Send, in order and once, what this socket has not had of a
-        conversation; ``acked`` is the seq an ack is about to carry."""
-        for message in messages:
-            if message["seq"] > self.opened[pk]:
-                self.opened[pk] = message["seq"]
-                if message["seq"] != acked:
+        """Send what the record holds beyond what this socket delivered of a
+        conversation, page by page."""
+        more = True
+        while more and pk in self.opened and not self.closing:
+            delivery = self.opened[pk]
+            messages, through, more = await self._page(pk, delivery.through)
+            for message in messages:
+                if message["seq"] > delivery.through:
                     await self.send_json({"type": "message", "message": message})
+            delivery.through = max(delivery.through, through)
 
     async def resync(self):
         await self._follow_inboxes()
-        if self.closing:
+        if self.closing or not self.opened:
             return
-        for pk in list(self.opened):
-            await self._deliver(pk)
-
-    async def _follow_inboxes(self):
-        """Memberships change while a socket is open: follow the inboxes the
-        agent belongs to now (checked on every ping)."""
-        ids = await self._inbox_ids()
-        if ids is None:
-            await self.close(code=CLOSE_FORBIDDEN)
-            return
-        current = set(ids)
-        for pk in current - set(self.inbox_ids):
-            await self.channel_layer.group_add(service.inbox_group(pk), self.channel_name)
-        for pk in set(self.inbox_ids) - current:
-            await self.channel_layer.group_discard(service.inbox_group(pk), self.channel_name)
-        self.inbox_ids = list(current)
+        seqs = await database_sync_to_async(service.last_seqs)(list(self.opened))
+        for pk, delivery in list(self.opened.items()):
+            if seqs.get(pk, 0) > delivery.through:
+                await self._deliver(pk)
 
     # -- Channel layer events ---------------------------------------------
 
-    @database_sync_to_async
-    def _event_data(self, pk, event):
-        """Everything one notification needs, in one trip to the database
-        thread and one authorisation: new messages (if it is a message and
-        this socket views the conversation), the list summary, and the
-        visitor's context when their contact changed. None: not a member."""
-        try:
-            conversation = service.conversation_for(self.user, pk)
-        except service.ServiceError:
-            return None
-        viewing = pk in self.opened
-        messages = (
-            service.messages_after(conversation, self.opened[pk], notes=True)
-            if viewing and event == "message"
-            else []
-        )
-        context = (
-            service.conversation_context(conversation) if viewing and event == "contact" else None
-        )
-        return messages, service.conversation_data(conversation), context
-
     async def livechat_event(self, event):
-        pk, kind = event["conversation"], event["event"]
-        found = await self._event_data(pk, kind)
-        if found is None:  # no longer a member: stop following it
-            await self._leave(pk)
+        pk = event["conversation"]
+        if self.agent is None or not self.agent.may(event["inbox"]):
             return
-        messages, summary, context = found
-        await self._send_new(pk, messages)
-        await self.send_json({"type": "conversation", "conversation": summary})
-        if kind == "visitor_page" and pk in self.opened:
+        kind = event["event"]
+        if kind == "message":
+            delivery = self.opened.get(pk)
+            if delivery is not None:
+                follows = delivery.follows(event["message"]["seq"])
+                if follows is None:
+                    await self._deliver(pk)
+                elif follows:
+                    delivery.through = event["message"]["seq"]
+                    await self.send_json({"type": "message", "message": event["message"]})
+        elif kind == "visitor_page":
+            if pk in self.opened:
+                await self.send_json(
+                    {"type": "visitor_page", "conversation": pk, "page": event["page"]}
+                )
+            return
+        if "summary" in event:
+            await self.send_json({"type": "conversation", "conversation": event["summary"]})
+        if kind == "contact" and pk in self.opened:
             await self.send_json(
-                {"type": "visitor_page", "conversation": pk, "page": summary["visitor_page"]}
+                {"type": "context", "conversation": pk, "context": event["context"]}
             )
-        if context is not None:
-            await self.send_json({"type": "context", "conversation": pk, "context": context})
+
+    async def livechat_membership(self, event):
+        """Somebody's memberships changed: read ours again, at once."""
+        await self._follow_inboxes()
 
     async def livechat_typing(self, event):
         if event["sender"] != self.channel_name and event["conversation"] in self.opened:
@@ -565,17 +656,8 @@ class AgentConsumer(LivechatConsumer):
         else:
             viewers[event["sender"]] = event["agent"]
             if event["action"] == "join":  # tell the newcomer we are here too
-                await self.channel_layer.send(
-                    event["sender"],
-                    {
-                        "type": "livechat.presence",
-                        "action": "here",
-                        "conversation": pk,
-                        "agent": self.me,
-                        "sender": self.channel_name,
-                    },
-                )
-        unique = {a["id"]: a for a in viewers.values() if a["id"] != self.user.pk}
+                await self._presence(pk, "here", to=event["sender"])
+        unique = {a["id"]: a for a in viewers.values() if a["id"] != self.agent.id}
         await self.send_json(
             {"type": "viewers", "conversation": pk, "viewers": list(unique.values())}
         )

@@ -18,8 +18,16 @@ from wagtail.signals import (
     unpublished,
 )
 
-from . import config
-from .models import Chatflow, Inbox, OfficeHours, QueryRule, UrlRule, VisitorFilter
+from . import config, memo
+from .models import (
+    AgentStatus,
+    Chatflow,
+    Inbox,
+    OfficeHours,
+    QueryRule,
+    UrlRule,
+    VisitorFilter,
+)
 
 # Sites: a page's site facts are cached too.
 WATCHED = (Chatflow, Inbox, OfficeHours, UrlRule, QueryRule, VisitorFilter, Site)
@@ -67,3 +75,51 @@ def _user_saved(sender, update_fields=None, **kwargs):
     login (which only touches ``last_login``) is not worth a recompile."""
     if sender is get_user_model() and set(update_fields or ()) != {"last_login"}:
         _invalidate_on_commit()
+
+
+# -- Live sockets and per-process facts -------------------------------------
+
+
+def _memberships_changed(**kwargs):
+    """Tell every agent socket to read its memberships again, at once: a
+    removed agent must stop hearing an inbox now, not at their next ping."""
+    from . import service
+
+    transaction.on_commit(
+        lambda: service.send_now([(service.AGENTS_GROUP, {"type": "livechat.membership"})])
+    )
+
+
+def _forget_on_commit(**kwargs):
+    transaction.on_commit(memo.forget)
+
+
+for model in (AgentStatus, Chatflow, Inbox, OfficeHours):
+    post_save.connect(
+        _forget_on_commit, sender=model, dispatch_uid=f"livechat-memo-{model.__name__}"
+    )
+    post_delete.connect(
+        _forget_on_commit, sender=model, dispatch_uid=f"livechat-memo-del-{model.__name__}"
+    )
+post_save.connect(_memberships_changed, sender=Inbox, dispatch_uid="livechat-members-inbox")
+post_delete.connect(_memberships_changed, sender=Inbox, dispatch_uid="livechat-members-inbox-del")
+
+
+@receiver(m2m_changed, dispatch_uid="livechat-members")
+def _members_changed(sender, action, **kwargs):
+    User = get_user_model()
+    if action.startswith("post_") and sender in (
+        Inbox.users.through,
+        Inbox.groups.through,
+        User.groups.through,
+    ):
+        _forget_on_commit()
+        _memberships_changed()
+
+
+@receiver(post_save, dispatch_uid="livechat-user-access")
+def _user_access_changed(sender, update_fields=None, **kwargs):
+    """Deactivating a user or taking their superuser status cuts them off."""
+    if sender is get_user_model() and set(update_fields or ()) != {"last_login"}:
+        _forget_on_commit()
+        _memberships_changed()

@@ -10,8 +10,7 @@ from wagtail.admin.ui.tables import UpdatedAtColumn
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import ReorderView, SnippetViewSet, SnippetViewSetGroup
 
-from . import admin_views, config
-from . import conversations as service
+from . import admin_views, config, service
 from .models import CannedResponse, Chatflow, Inbox
 
 

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from playwright.sync_api import expect
 
-from wagtail_livechat import conversations as service
+from wagtail_livechat import service
 from wagtail_livechat.models import Chatflow, Contact, Conversation, Inbox, Visitor
 
 pytestmark = pytest.mark.browser

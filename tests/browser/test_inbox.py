@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from wagtail.models import Page
 
 from tests.livechat_factories import add_members, make_agent
-from wagtail_livechat import conversations as service
+from wagtail_livechat import service
 from wagtail_livechat.models import CannedResponse, Chatflow, Conversation, Inbox, Message, Visitor
 
 pytestmark = pytest.mark.browser

@@ -46,8 +46,13 @@ class Conversation(models.Model):
     updated_at = models.DateTimeField(_("last activity"), default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
     last_seq = models.PositiveIntegerField(default=0)
-    # The last seq the agents (any of them) have read, for unread counts.
+    # The last seq the agents (any of them) have read, and how many visitor
+    # messages came after it: kept by the write that changes them, so that
+    # neither the list nor a message's fan-out has to count.
     agent_read_seq = models.PositiveIntegerField(default=0)
+    agent_unread = models.PositiveIntegerField(default=0)
+    # The start of the last message that is not a note, for the inbox list.
+    last_message = models.CharField(max_length=140, blank=True, default="")
     visitor_read_seq = models.PositiveIntegerField(default=0)
     offline_notified_at = models.DateTimeField(null=True, blank=True)
 
@@ -75,6 +80,9 @@ class Message(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The name shown with the message, decided when it was sent (a team
+    # alias or the agent's first name); empty: "Visitor" or "Agent".
+    name = models.CharField(max_length=150, blank=True, default="")
     body = models.TextField()
     # An internal note: agents only, never sent to the visitor.
     note = models.BooleanField(default=False)

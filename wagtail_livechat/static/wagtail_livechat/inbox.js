@@ -243,6 +243,18 @@
       }
     }
 
+    /**
+     * Merge a `conversation` frame into what is known of that conversation:
+     * a message or a read sends only what changed, a rare change the whole
+     * summary. Returns the merged summary.
+     */
+    remember(conversation) {
+      this.summaries = this.summaries || new Map();
+      const merged = { ...(this.summaries.get(conversation.id) || {}), ...conversation };
+      this.summaries.set(conversation.id, merged);
+      return merged;
+    }
+
     /** Notify when a conversation has more unread visitor messages than before. */
     trackUnread(conversation) {
       this.unread = this.unread || new Map();
@@ -298,8 +310,24 @@
         this.rows().forEach((row) => {
           const badge = slot(row, "unread");
           const count = badge && !badge.hidden ? parseInt(badge.textContent, 10) || 0 : 0;
-          this.unread.set(Number(row.dataset.conversation), count);
+          const id = Number(row.dataset.conversation);
+          this.unread.set(id, count);
+          const data = row.dataset;
+          this.remember({
+            id,
+            unread: count,
+            visitor: data.visitor,
+            status: data.status,
+            inbox: Number(data.inbox),
+            assignee: data.assignee ? { id: Number(data.assignee) } : null,
+            updated: data.updated,
+          });
         });
+      }
+
+      refreshSoon() {
+        clearTimeout(this.refreshTimer);
+        this.refreshTimer = setTimeout(() => this.refreshRows(), 500);
       }
 
       async refreshRows() {
@@ -327,10 +355,12 @@
           case "availability":
             this.setAvailability(frame.available);
             break;
-          case "conversation":
-            this.trackUnread(frame.conversation);
-            this.upsert(frame.conversation);
+          case "conversation": {
+            const known = this.remember(frame.conversation);
+            this.trackUnread(known);
+            this.upsert(known);
             break;
+          }
           case "error":
             flash(frame.message || frame.code);
             break;
@@ -402,6 +432,10 @@
         const firstPage = !this.settings.page || this.settings.page === 1;
         if (!row) {
           if (!firstPage) return; // it belongs on page 1
+          if (!("visitor" in conversation)) {
+            this.refreshSoon(); // only what changed, of a row this page lacks
+            return;
+          }
           row = this.rowTemplateTarget.content.firstElementChild.cloneNode(true);
         }
         this.fill(row, conversation);
@@ -409,22 +443,24 @@
         this.updateEmpty();
       }
 
+      /** Fill a row from a merged summary (an assignee may be known only by id). */
       fill(row, conversation) {
         const strings = this.strings;
         row.dataset.conversation = String(conversation.id);
         row.dataset.updated = conversation.updated;
+        row.dataset.status = conversation.status;
+        row.dataset.assignee = conversation.assignee ? String(conversation.assignee.id) : "";
         row.classList.toggle("livechat-row--unread", conversation.unread > 0);
         slot(row, "link").href = this.conversationUrl(conversation.id);
         setText(row, "visitor", conversation.visitor);
         const badge = setText(row, "unread", format(strings.unread, { count: conversation.unread }));
         badge.hidden = !(conversation.unread > 0);
-        setText(row, "last_message", conversation.last_message);
-        setText(row, "inbox_name", conversation.inbox_name);
-        setText(
-          row,
-          "assignee",
-          conversation.assignee ? conversation.assignee.name : strings.unassigned,
-        );
+        if ("last_message" in conversation) setText(row, "last_message", conversation.last_message);
+        if ("inbox_name" in conversation) setText(row, "inbox_name", conversation.inbox_name);
+        const assignee = conversation.assignee;
+        if (!assignee || assignee.name) {
+          setText(row, "assignee", assignee ? assignee.name : strings.unassigned);
+        }
         const status = setText(row, "status", strings[conversation.status] || conversation.status);
         status.classList.toggle("w-status--label", conversation.status !== "open");
         const time = slot(row, "updated");
@@ -490,7 +526,7 @@
         this.canned = readJSON("livechat-canned-data", []);
         this.id = this.settings.conversation;
         this.me = this.settings.user;
-        this.state = this.settings.data || {};
+        this.state = this.remember({ id: this.id, ...(this.settings.data || {}) });
         this.unread = new Map([[this.id, this.state.unread || 0]]);
         this.seqs = new Set(
           Array.from(this.logTarget.querySelectorAll("[data-seq]"), (el) => Number(el.dataset.seq)),
@@ -538,7 +574,7 @@
         switch (frame.type) {
           case "history":
             if (!frame.conversation || !mine(frame.conversation.id)) return;
-            this.applyConversation(frame.conversation);
+            this.applyConversation(this.remember(frame.conversation));
             (frame.messages || []).forEach((message) => this.addMessage(message));
             if (frame.context) this.renderContext(frame.context);
             this.ready = true;
@@ -561,10 +597,12 @@
               flash(frame.message || frame.code);
             }
             break;
-          case "conversation":
-            this.trackUnread(frame.conversation);
-            if (mine(frame.conversation.id)) this.applyConversation(frame.conversation);
+          case "conversation": {
+            const known = this.remember(frame.conversation);
+            this.trackUnread(known);
+            if (mine(known.id)) this.applyConversation(known);
             break;
+          }
           case "typing":
             if (mine(frame.conversation)) this.setTyping(frame.who, frame.on);
             break;

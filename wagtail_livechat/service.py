@@ -1,0 +1,746 @@
+"""The conversation service: every change to a conversation goes through here.
+
+Consumers (both sides) and HTTP views call these plain, synchronous functions;
+nothing about a message is decided anywhere else.
+
+A sent message is one short transaction of two statements: an ``UPDATE ...
+RETURNING`` that numbers it (and authorises the sender in its ``WHERE``), and
+the ``INSERT``, whose unique (sender, client id) constraint makes a resend
+idempotent; only a conflict reads. *After commit* the committed record (the
+message and what changed in the conversation's summary, built once here) is
+fanned out to the sockets that follow the conversation. The channel layer is
+only the carrier: a socket that sees a gap in ``seq`` reads the record to
+repair it, so a lost event delays a message but cannot lose it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import swapper
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.http.request import validate_host
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import assignment, memo, tasks
+from .models import AgentStatus, Chatflow, Contact, Conversation, Inbox, Message, Visitor
+
+log = logging.getLogger(__name__)
+
+PREVIEW_LENGTH = 140
+HISTORY_LIMIT = 200
+
+
+class ServiceError(Exception):
+    code = "bad_frame"
+
+    def __init__(self, message="", code=None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+
+
+class Forbidden(ServiceError):
+    code = "forbidden"
+
+
+class NotFound(ServiceError):
+    code = "not_found"
+
+
+# -- Fan-out ---------------------------------------------------------------
+
+
+def conversation_group(pk: int) -> str:
+    """Agents viewing a conversation: typing and presence, never stored."""
+    return f"livechat.conversation.{pk}"
+
+
+def inbox_group(pk: int) -> str:
+    return f"livechat.inbox.{pk}"
+
+
+def visitor_group(pk: int) -> str:
+    return f"livechat.visitor.{pk}"
+
+
+# Every agent socket: told to read its memberships again when they change.
+AGENTS_GROUP = "livechat.agents"
+
+
+def send_now(deliveries) -> None:
+    layer = get_channel_layer()
+    for group, event in deliveries:
+        try:
+            async_to_sync(layer.group_send)(group, event)
+        except Exception:  # the record is safe; sockets repair gaps from it
+            log.warning("livechat: could not notify %s", group, exc_info=True)
+
+
+def fan_out(*deliveries) -> None:
+    """After the transaction commits, send each ``(group, event)``: only what
+    is committed ever travels."""
+    transaction.on_commit(lambda: send_now(deliveries))
+
+
+def _event(kind: str, conversation_id: int, inbox_id: int, **fields) -> dict:
+    return {
+        "type": "livechat.event",
+        "event": kind,
+        "conversation": conversation_id,
+        "inbox": inbox_id,
+        **fields,
+    }
+
+
+# -- Agents ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Agent:
+    """What the service needs of an agent: who they are and which inboxes
+    they may work in. A socket holds one and reads it again when memberships
+    change, so that authorising a frame costs no query."""
+
+    id: int
+    name: str
+    everything: bool  # a superuser: every inbox
+    inboxes: frozenset[int]
+
+    def may(self, inbox_id: int) -> bool:
+        return self.everything or inbox_id in self.inboxes
+
+
+def agent_inboxes(user):
+    if not (user.is_authenticated and user.is_active):
+        return Inbox.objects.none()
+    if user.is_superuser:
+        return Inbox.objects.all()
+    return Inbox.objects.filter(Q(users=user) | Q(groups__user=user)).distinct()
+
+
+def agent_for(user) -> Agent | None:
+    """The agent this user is now, or None: inactive, without admin access,
+    or a member of no inbox. The one place that decides membership."""
+    if user is None or not user.is_authenticated:
+        return None
+    user = get_user_model().objects.filter(pk=user.pk, is_active=True).first()
+    if user is None or not user.has_perm("wagtailadmin.access_admin"):
+        return None
+    inboxes = frozenset(agent_inboxes(user).values_list("pk", flat=True))
+    if not inboxes and not user.is_superuser:
+        return None
+    return Agent(user.pk, user.first_name, user.is_superuser, inboxes)
+
+
+def _as_agent(user) -> Agent:
+    if isinstance(user, Agent):
+        return user
+    agent = agent_for(user)
+    if agent is None:
+        raise Forbidden(_("You are not a member of this inbox."))
+    return agent
+
+
+def display_name(user) -> str:
+    if user is None:
+        return ""
+    return user.get_full_name() or user.get_username()
+
+
+def conversation_for(user, pk: int, *, lock=False) -> Conversation:
+    """The conversation, if this agent may reach it."""
+    queryset = Conversation.objects.select_related(
+        "inbox", "assignee", "visitor__contact", "chatflow"
+    )
+    if lock:
+        queryset = queryset.select_for_update(of=("self",), no_key=True)
+    conversation = queryset.filter(pk=pk).first()
+    if conversation is None:
+        raise NotFound(_("No such conversation."))
+    agent = user if isinstance(user, Agent) else None
+    allowed = (
+        agent.may(conversation.inbox_id)
+        if agent
+        else agent_inboxes(user).filter(pk=conversation.inbox_id).exists()
+    )
+    if not allowed:
+        raise Forbidden(_("You are not a member of this inbox."))
+    return conversation
+
+
+def _refused(pk: int) -> ServiceError:
+    """Why a write that matched no row was refused (read only then)."""
+    if Conversation.objects.filter(pk=pk).exists():
+        return Forbidden(_("You are not a member of this inbox."))
+    return NotFound(_("No such conversation."))
+
+
+# -- Writing a message -----------------------------------------------------
+
+
+def _bump(pk: int, *, sets: str = "", params=(), where: str = "", where_params=()):
+    """Number the next message of a conversation: one ``UPDATE ... RETURNING``
+    that takes the row lock until commit (so seq order is commit order) and
+    applies ``sets`` in the same statement. An ``UPDATE`` locks the row like
+    ``FOR NO KEY UPDATE``: it does not block other transactions' foreign-key
+    checks, which plain ``FOR UPDATE`` would turn into deadlocks. None when
+    no row matched ``where``."""
+    now = timezone.now()
+    table = connection.ops.quote_name(Conversation._meta.db_table)
+    sql = (
+        f"UPDATE {table} SET last_seq = last_seq + 1, updated_at = %s{sets} "  # noqa: S608
+        f"WHERE id = %s{where} "
+        "RETURNING last_seq, inbox_id, visitor_id, assignee_id, status, agent_unread, chatflow_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [connection.ops.adapt_datetimefield_value(now), *params, pk, *where_params],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    seq, inbox, visitor, assignee, status, unread, chatflow = row
+    return now, {
+        "seq": seq,
+        "inbox": inbox,
+        "visitor": visitor,
+        "assignee": assignee,
+        "status": status,
+        "unread": unread,
+        "chatflow": chatflow,
+    }
+
+
+def stored_message(sender: str, client_id: str) -> Message | None:
+    """The message this sender already stored under this client id, if any."""
+    return (
+        Message.objects.select_related("conversation")
+        .filter(sender=sender, client_id=client_id)
+        .first()
+    )
+
+
+def _once(sender: str, client_id: str, write):
+    """Run ``write`` in one transaction; if the (sender, client id) is taken,
+    the resend returns the message stored the first time."""
+    try:
+        with transaction.atomic():
+            return write(), True
+    except IntegrityError:
+        found = stored_message(sender, client_id)
+        if found is None:
+            raise
+        return found, False
+
+
+def _store(conversation_id, bumped, **fields) -> Message:
+    now, row = bumped
+    return Message.objects.create(
+        conversation_id=conversation_id, seq=row["seq"], created_at=now, **fields
+    )
+
+
+def _summary_delta(message: Message, row: dict, **extra) -> dict:
+    """What a message changes in the inbox list's row: built from what the
+    write returned, with no read."""
+    delta = {
+        "id": message.conversation_id,
+        "inbox": row["inbox"],
+        "status": row["status"],
+        "unread": row["unread"],
+        "updated": message.created_at.isoformat(),
+        **extra,
+    }
+    if not message.note:
+        delta["last_message"] = message.body[:PREVIEW_LENGTH]
+    return delta
+
+
+def _fan_out_message(message: Message, row: dict, summary: dict) -> None:
+    data = message_data(message)
+    event = _event("message", message.conversation_id, row["inbox"], message=data, summary=summary)
+    # A note never travels to the visitor's sockets: only its seq does, so
+    # that they know there is no gap.
+    to_visitor = (
+        _event("message", message.conversation_id, row["inbox"], seq=message.seq, note=True)
+        if message.note
+        else event
+    )
+    fan_out((inbox_group(row["inbox"]), event), (visitor_group(row["visitor"]), to_visitor))
+
+
+def post_visitor_message(
+    visitor: Visitor, *, client_id: str, body: str, chatflow_id=None, conversation_id=None
+):
+    """Store a visitor's message; returns ``(message, created)``.
+
+    The visitor's conversation continues (a closed one reopens); with none
+    known, the first message starts one in the inbox of the chatflow the
+    widget shows (the only path here that reads).
+    """
+    sender = f"v{visitor.pk}"
+
+    def write():
+        bumped = None
+        if conversation_id:
+            bumped = _bump(
+                conversation_id,
+                sets=(
+                    ", status = %s, closed_at = NULL, agent_unread = agent_unread + 1,"
+                    " last_message = %s"
+                ),
+                params=(Conversation.Status.OPEN, body[:PREVIEW_LENGTH]),
+                where=" AND visitor_id = %s",
+                where_params=(visitor.pk,),
+            )
+        started = None
+        if bumped is None:
+            started = _current_or_start(visitor, chatflow_id)
+            bumped = _bump(
+                started.pk,
+                sets=(
+                    ", status = %s, closed_at = NULL, agent_unread = agent_unread + 1,"
+                    " last_message = %s"
+                ),
+                params=(Conversation.Status.OPEN, body[:PREVIEW_LENGTH]),
+            )
+        pk = started.pk if started else conversation_id
+        message = _store(
+            pk, bumped, author=Message.Author.VISITOR, body=body, sender=sender, client_id=client_id
+        )
+        row = bumped[1]
+        # The first message, or a conversation this socket did not know:
+        # the list may not have its row, so the summary is whole (one read).
+        summary = (
+            conversation_data(conversation_for_summary(pk))
+            if started
+            else _summary_delta(message, row)
+        )
+        _fan_out_message(message, row, summary)
+        if not memo.inbox_online(row["inbox"]):
+            tasks.after_commit(tasks.notify_offline, pk, message.pk)
+        return message
+
+    return _once(sender, client_id, write)
+
+
+def _current_or_start(visitor: Visitor, chatflow_id) -> Conversation:
+    # One conversation start at a time per visitor (NO KEY: see _bump).
+    Visitor.objects.select_for_update(no_key=True).filter(pk=visitor.pk).first()
+    return current_conversation(visitor) or _start(visitor, chatflow_id)
+
+
+def _start(visitor: Visitor, chatflow_id) -> Conversation:
+    chatflow = (
+        Chatflow.objects.filter(pk=chatflow_id, live=True).select_related("inbox").first()
+        if chatflow_id
+        else None
+    )
+    if chatflow is None:
+        raise ServiceError(_("This chat is not available any more."), code="not_found")
+    conversation = Conversation(inbox=chatflow.inbox, chatflow=chatflow, visitor=visitor)
+    if chatflow.auto_assign:
+        conversation.assignee_id = _round_robin(chatflow)
+        conversation.auto_assigned = conversation.assignee_id is not None
+    conversation.save()
+    return conversation
+
+
+def _round_robin(chatflow: Chatflow) -> int | None:
+    members = set(chatflow.inbox.members().values_list("pk", flat=True))
+    chosen = {u.pk for u in chatflow.assign_users.all()}
+    for group in chatflow.assign_groups.all():
+        chosen.update(group.user_set.values_list("pk", flat=True))
+    candidates = (chosen & members) if chosen else members
+    last = (
+        Conversation.objects.filter(chatflow=chatflow, auto_assigned=True)
+        .order_by("-created_at", "-pk")
+        .values_list("assignee_id", flat=True)
+        .first()
+    )
+    return assignment.next_assignee(
+        candidates, AgentStatus.available_user_ids(list(candidates)), last
+    )
+
+
+def post_agent_message(user, conversation_id: int, *, client_id: str, body: str, note=False):
+    """Store an agent's message or note; returns ``(message, created)``.
+
+    ``user`` may be an :class:`Agent` (what a socket holds): then the write
+    is authorised in its own ``WHERE`` with no query.
+    """
+    agent = _as_agent(user)
+    sender = f"u{agent.id}"
+    where, where_params = "", ()
+    if not agent.everything:
+        if not agent.inboxes:
+            raise Forbidden(_("You are not a member of this inbox."))
+        where = f" AND inbox_id IN ({', '.join(['%s'] * len(agent.inboxes))})"
+        where_params = tuple(agent.inboxes)
+
+    def write():
+        # An agent who answers takes an unassigned conversation and has read
+        # what came before; a note changes neither.
+        sets, params = "", ()
+        if not note:
+            sets = (
+                ", assignee_id = COALESCE(assignee_id, %s), agent_read_seq = last_seq + 1,"
+                " agent_unread = 0, last_message = %s"
+            )
+            params = (agent.id, body[:PREVIEW_LENGTH])
+        bumped = _bump(
+            conversation_id, sets=sets, params=params, where=where, where_params=where_params
+        )
+        if bumped is None:
+            raise _refused(conversation_id)
+        row = bumped[1]
+        message = _store(
+            conversation_id,
+            bumped,
+            author=Message.Author.AGENT,
+            name=memo.team_alias(row["chatflow"]) or agent.name,
+            user_id=agent.id,
+            body=body,
+            note=note,
+            sender=sender,
+            client_id=client_id,
+        )
+        extra = {}
+        if row["assignee"] == agent.id:  # taken now, or already theirs
+            extra["assignee"] = {"id": agent.id, "name": agent.name or _("Agent")}
+        _fan_out_message(message, row, _summary_delta(message, row, **extra))
+        return message
+
+    return _once(sender, client_id, write)
+
+
+# -- Other changes ---------------------------------------------------------
+
+
+def _announce(conversation: Conversation, kind="conversation", **fields) -> None:
+    """Fan out a conversation's whole summary (the rare changes: assignment,
+    status, contact), built once for every socket."""
+    summary = conversation_data(conversation)
+    deliveries = [
+        (
+            inbox_group(conversation.inbox_id),
+            _event(kind, conversation.pk, conversation.inbox_id, summary=summary, **fields),
+        )
+    ]
+    if conversation.status == Conversation.Status.CLOSED and kind == "conversation":
+        deliveries.append(
+            (
+                visitor_group(conversation.visitor_id),
+                _event("closed", conversation.pk, conversation.inbox_id),
+            )
+        )
+    fan_out(*deliveries)
+
+
+def assign(user, conversation_id: int, assignee_id: int | None) -> Conversation:
+    with transaction.atomic():
+        conversation = conversation_for(user, conversation_id, lock=True)
+        if (
+            assignee_id is not None
+            and not conversation.inbox.members().filter(pk=assignee_id).exists()
+        ):
+            raise ServiceError(_("Only members of the inbox can be assigned."), code="bad_frame")
+        conversation.assignee_id = assignee_id
+        conversation.auto_assigned = False
+        conversation.save(update_fields=["assignee", "auto_assigned"])
+        conversation = conversation_for_summary(conversation.pk)
+        _announce(conversation)
+    return conversation
+
+
+def set_status(user, conversation_id: int, status: str) -> Conversation:
+    with transaction.atomic():
+        conversation = conversation_for(user, conversation_id, lock=True)
+        if conversation.status != status:
+            conversation.status = status
+            conversation.closed_at = (
+                timezone.now() if status == Conversation.Status.CLOSED else None
+            )
+            conversation.save(update_fields=["status", "closed_at"])
+            _announce(conversation)
+    return conversation
+
+
+def mark_read(user, conversation_id: int, seq: int) -> dict | None:
+    """Agents have read up to ``seq``; returns what changed in the summary
+    (None: nothing). Only the unread count travels, never a second summary."""
+    agent = _as_agent(user)
+    with transaction.atomic():
+        conversation = (
+            Conversation.objects.select_for_update(no_key=True)
+            .filter(pk=conversation_id)
+            .only("pk", "inbox_id", "last_seq", "agent_read_seq", "agent_unread")
+            .first()
+        )
+        if conversation is None:
+            raise NotFound(_("No such conversation."))
+        if not agent.may(conversation.inbox_id):
+            raise Forbidden(_("You are not a member of this inbox."))
+        seq = min(seq, conversation.last_seq)
+        if seq <= conversation.agent_read_seq:
+            return None
+        unread = (
+            0
+            if seq == conversation.last_seq
+            else conversation.messages.filter(
+                author=Message.Author.VISITOR, note=False, seq__gt=seq
+            ).count()
+        )
+        Conversation.objects.filter(pk=conversation_id).update(
+            agent_read_seq=seq, agent_unread=unread
+        )
+        delta = {"id": conversation_id, "inbox": conversation.inbox_id, "unread": unread}
+        fan_out(
+            (
+                inbox_group(conversation.inbox_id),
+                _event("read", conversation_id, conversation.inbox_id, summary=delta),
+            )
+        )
+    return delta
+
+
+def set_availability(user, available: bool) -> bool:
+    AgentStatus.objects.update_or_create(
+        user_id=user.pk if not isinstance(user, Agent) else user.id,
+        defaults={"available": available, "updated_at": timezone.now()},
+    )
+    return available
+
+
+def is_available(user) -> bool:
+    pk = user.id if isinstance(user, Agent) else user.pk
+    return bool(AgentStatus.available_user_ids([pk]))
+
+
+# -- Visitors --------------------------------------------------------------
+
+
+def visitor_by_key(key: str | None) -> Visitor | None:
+    if not key:
+        return None
+    return Visitor.objects.select_related("contact").filter(key=key).first()
+
+
+def current_conversation(visitor: Visitor | None) -> Conversation | None:
+    if visitor is None:
+        return None
+    return visitor.conversations.select_related("inbox", "chatflow").order_by("-created_at").first()
+
+
+def _page_at(url: str, page_id: int | None) -> int | None:
+    """The page id the widget reported, if that live page is at that URL: the
+    agents' "edit this page" link must not point wherever a visitor says."""
+    if not page_id:
+        return None
+    Page = swapper.load_model("wagtailcore", "Page")
+    page = Page.objects.live().filter(pk=page_id).first()
+    if page is None or page.get_url() not in (url, urlsplit(url).path):
+        return None
+    return page.pk
+
+
+def update_visitor_page(visitor: Visitor, page: dict | None) -> None:
+    # Only pages of this site: the agents' "Now on" link must not lead them
+    # to wherever a visitor says.
+    if not page or not validate_host(urlsplit(page["url"]).hostname or "", settings.ALLOWED_HOSTS):
+        return
+    visitor.page_url = page["url"]
+    visitor.page_title = page.get("title") or ""
+    visitor.page_id = _page_at(page["url"], page.get("id"))
+    visitor.last_seen_at = timezone.now()
+    visitor.save(update_fields=["page_url", "page_title", "page_id", "last_seen_at"])
+    data = visitor_page(visitor)
+    open_ = visitor.conversations.filter(status=Conversation.Status.OPEN)
+    fan_out(
+        *(
+            (inbox_group(inbox), _event("visitor_page", pk, inbox, page=data))
+            for pk, inbox in open_.values_list("pk", "inbox_id")
+        )
+    )
+
+
+def capture_email(
+    visitor: Visitor, *, email: str, subscribe: bool, consent: bool, chatflow_id=None
+):
+    """Create or update the contact with this address and link the visitor."""
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ServiceError(_("Enter a valid email address."), code="invalid_email") from None
+    now = timezone.now()
+    with transaction.atomic():
+        contact, _created = Contact.objects.get_or_create(email=email.lower())
+        chatflow = (
+            Chatflow.objects.filter(pk=chatflow_id, live=True).first() if chatflow_id else None
+        )
+        # Consent counts only where it was asked for ("explicit"), never
+        # inferred from a chatflow that shows no checkbox.
+        asked = chatflow is not None and chatflow.data_consent == Chatflow.DataConsent.EXPLICIT
+        if consent and asked and contact.data_consent_at is None:
+            contact.data_consent_at = now
+        if subscribe and chatflow and chatflow.communication_consent:
+            kinds = {s["type"] for s in contact.subscriptions}
+            if chatflow.subscription_type not in kinds:
+                contact.subscriptions = [
+                    *contact.subscriptions,
+                    {"type": chatflow.subscription_type, "at": now.isoformat()},
+                ]
+        contact.save()
+        visitor.contact = contact
+        visitor.save(update_fields=["contact"])
+        for conversation in visitor.conversations.filter(
+            status=Conversation.Status.OPEN
+        ).select_related("inbox", "assignee", "visitor__contact"):
+            _announce(conversation, "contact", context=conversation_context(conversation))
+    return contact
+
+
+def request_transcript(visitor: Visitor) -> None:
+    """Queue the transcript mail (never sent on the socket's thread)."""
+    if visitor.contact_id is None:
+        raise ServiceError(_("Leave your email address first."), code="no_email")
+    conversation = current_conversation(visitor)
+    if conversation is None:
+        raise ServiceError(_("There is no conversation yet."), code="not_found")
+    tasks.after_commit(tasks.send_transcript, conversation.pk)
+
+
+def mark_visitor_read(visitor: Visitor, conversation_id: int | None, seq: int) -> None:
+    if conversation_id is not None:
+        Conversation.objects.filter(
+            pk=conversation_id, visitor=visitor, visitor_read_seq__lt=seq, last_seq__gte=seq
+        ).update(visitor_read_seq=seq)
+
+
+# -- Reading ---------------------------------------------------------------
+
+
+def message_data(message: Message) -> dict:
+    return {
+        "seq": message.seq,
+        "conversation": message.conversation_id,
+        "author": message.author,
+        "name": message.name
+        or (_("Visitor") if message.author == Message.Author.VISITOR else _("Agent")),
+        "body": message.body,
+        "note": message.note,
+        "created": message.created_at.isoformat(),
+    }
+
+
+def page_after(conversation_id: int, after: int, *, notes: bool, limit: int = HISTORY_LIMIT):
+    """The oldest ``limit`` messages after ``after``, so that a huge backlog
+    cannot flood a socket yet none is skipped; returns ``(messages, through,
+    more)``: ``through`` is the last seq read (notes included, so that a
+    visitor's socket knows a note is no gap) and ``more`` says a next page
+    exists."""
+    rows = list(
+        Message.objects.filter(conversation_id=conversation_id, seq__gt=after)
+        .order_by("seq")
+        .only("seq", "conversation_id", "author", "name", "body", "note", "created_at")[: limit + 1]
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    through = rows[-1].seq if rows else after
+    return [message_data(m) for m in rows if notes or not m.note], through, more
+
+
+def messages_after(conversation: Conversation, after: int, *, notes: bool) -> list[dict]:
+    """Every message after ``after``, oldest first, read page by page."""
+    messages, more = [], True
+    while more:
+        page, after, more = page_after(conversation.pk, after, notes=notes)
+        messages.extend(page)
+    return messages
+
+
+def last_seqs(pks) -> dict[int, int]:
+    """The last seq of each conversation: a socket's cheap check for a gap."""
+    return dict(Conversation.objects.filter(pk__in=list(pks)).values_list("pk", "last_seq"))
+
+
+def visitor_label(visitor: Visitor) -> str:
+    contact = visitor.contact
+    if contact is not None:
+        return contact.name or contact.email
+    return _("Visitor %(id)s") % {"id": visitor.pk}
+
+
+def visitor_page(visitor: Visitor) -> dict | None:
+    if not visitor.page_url:
+        return None
+    edit = reverse("wagtailadmin_pages:edit", args=[visitor.page_id]) if visitor.page_id else None
+    return {
+        "url": visitor.page_url,
+        "title": visitor.page_title,
+        "id": visitor.page_id,
+        "edit_url": edit,
+    }
+
+
+def conversation_for_summary(pk: int) -> Conversation:
+    return Conversation.objects.select_related("inbox", "assignee", "visitor__contact").get(pk=pk)
+
+
+def conversation_data(conversation: Conversation) -> dict:
+    """A conversation's whole row in the inbox list (no query beyond the
+    related rows the caller selected)."""
+    assignee = conversation.assignee
+    return {
+        "id": conversation.pk,
+        "inbox": conversation.inbox_id,
+        "inbox_name": conversation.inbox.name,
+        "status": conversation.status,
+        "assignee": {"id": assignee.pk, "name": display_name(assignee)} if assignee else None,
+        "unread": conversation.agent_unread,
+        "last_message": conversation.last_message,
+        "updated": conversation.updated_at.isoformat(),
+        "visitor": visitor_label(conversation.visitor),
+        "visitor_page": visitor_page(conversation.visitor),
+    }
+
+
+def conversation_context(conversation: Conversation) -> dict:
+    """What an agent sees beside the thread."""
+    visitor = conversation.visitor
+    contact = visitor.contact
+    earlier = visitor.conversations.exclude(pk=conversation.pk).order_by("-created_at")[:10]
+    return {
+        "page": visitor_page(visitor),
+        "contact": (
+            {
+                "email": contact.email,
+                "name": contact.name,
+                "data_consent": bool(contact.data_consent_at),
+                "subscriptions": [s["type"] for s in contact.subscriptions],
+            }
+            if contact
+            else None
+        ),
+        "earlier": [
+            {"id": c.pk, "created": c.created_at.isoformat(), "status": c.status} for c in earlier
+        ],
+        "members": [
+            {"id": u.pk, "name": display_name(u)}
+            for u in conversation.inbox.members().order_by("first_name", "username")
+        ],
+    }

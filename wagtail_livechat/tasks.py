@@ -1,0 +1,117 @@
+"""Side work of the chat (email), run by Django's task framework.
+
+Nothing slow runs on a socket's path: these are enqueued after the
+transaction commits. With a real backend (a worker process) they run there.
+With ``ImmediateBackend``, the framework's default, a task would run where it
+is enqueued, which is the database thread that every socket of the process
+shares; there it is handed to a small thread pool of this process instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from datetime import timedelta
+
+from django.core.mail import send_mail
+from django.db import connections, transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_tasks import task
+from django_tasks.backends.immediate import ImmediateBackend
+from wagtail.admin.utils import get_admin_base_url
+
+from .conf import conf
+
+log = logging.getLogger(__name__)
+
+OFFLINE_NOTIFY_EVERY = timedelta(minutes=15)
+
+_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="livechat-tasks")
+_running: set[Future] = set()
+
+
+def after_commit(work, *args) -> None:
+    """Enqueue ``work(*args)`` once the current transaction commits."""
+    transaction.on_commit(lambda: _enqueue(work, args))
+
+
+def _enqueue(work, args) -> None:
+    if isinstance(work.get_backend(), ImmediateBackend):
+        future = _pool.submit(_run, work, args)
+        _running.add(future)
+        future.add_done_callback(_running.discard)
+    else:
+        work.enqueue(*args)
+
+
+def _run(work, args) -> None:
+    try:
+        work.call(*args)
+    except Exception:
+        log.exception("livechat: %s failed", work.name)
+    finally:
+        connections.close_all()
+
+
+def drain(timeout: float = 10) -> None:
+    """Wait for the tasks this process is running in its pool (tests)."""
+    wait(list(_running), timeout=timeout)
+
+
+@task()
+def notify_offline(conversation_id: int, message_id: int) -> bool:
+    """Email the inbox when a visitor writes and nobody can answer; at most
+    once every quarter of an hour per conversation (a conditional update, so
+    that two workers never both send)."""
+    from .models import Conversation, Message
+
+    now = timezone.now()
+    claimed = (
+        Conversation.objects.filter(pk=conversation_id)
+        .exclude(offline_notified_at__gt=now - OFFLINE_NOTIFY_EVERY)
+        .update(offline_notified_at=now)
+    )
+    message = Message.objects.filter(pk=message_id).select_related("conversation__inbox").first()
+    if not claimed or message is None:
+        return False
+    inbox = message.conversation.inbox
+    recipients = [u.email for u in inbox.members() if u.email]
+    if not recipients:
+        return False
+    link = (get_admin_base_url() or "") + reverse(
+        "wagtail_livechat_inbox:conversation", args=[conversation_id]
+    )
+    subject = _("New chat message in %(inbox)s") % {"inbox": inbox.name}
+    text = _("A visitor wrote while nobody was available:\n\n%(body)s\n\nAnswer: %(link)s") % {
+        "body": message.body,
+        "link": link,
+    }
+    send_mail(subject, text, conf.FROM_EMAIL, recipients)
+    return True
+
+
+@task()
+def send_transcript(conversation_id: int) -> bool:
+    """Mail the conversation, without its notes, to the visitor's contact."""
+    from .models import Conversation, Message
+
+    conversation = (
+        Conversation.objects.filter(pk=conversation_id)
+        .select_related("inbox", "visitor__contact")
+        .first()
+    )
+    if conversation is None or conversation.visitor.contact is None:
+        return False
+    lines = [
+        f"{_('You') if m.author == Message.Author.VISITOR else (m.name or _('Agent'))}: {m.body}"
+        for m in conversation.messages.filter(note=False)
+    ]
+    send_mail(
+        _("Your conversation with %(inbox)s") % {"inbox": conversation.inbox.name},
+        "\n\n".join(lines),
+        conf.FROM_EMAIL,
+        [conversation.visitor.contact.email],
+    )
+    return True

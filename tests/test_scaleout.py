@@ -195,3 +195,98 @@ async def test_concurrent_senders_keep_a_gapless_order(servers):
     assert seqs == list(range(1, 42)), " ".join(bodies)
     await visitor_ws.close()
     await agent_ws.close()
+
+
+async def collect(ws, frames_with_messages, count, timeout=20):
+    """Every message a socket receives (in ``welcome``/``history`` and as
+    ``message`` frames) until ``count`` have come."""
+    seqs = []
+    deadline = time.monotonic() + timeout
+    while len(seqs) < count:
+        frame = json.loads(await asyncio.wait_for(ws.recv(), deadline - time.monotonic()))
+        if frame["type"] in frames_with_messages:
+            seqs.extend(m["seq"] for m in frame["messages"])
+        elif frame["type"] == "message":
+            seqs.append(frame["message"]["seq"])
+    return seqs
+
+
+def store_many(conversation_id, agent, count):
+    from wagtail_livechat import service
+
+    for i in range(count):
+        service.post_agent_message(agent, conversation_id, client_id=f"bulk-{i:06}", body=f"m{i}")
+
+
+async def test_a_client_far_behind_gets_every_message_in_order_once(servers):
+    """History pages from the oldest missing message: a widget and an inbox
+    1,000 messages behind receive every one, in order, once."""
+    (_a, port), _ = servers
+    agent = await db(make_agent, "alex", first_name="Alex")
+    inbox = await db(make_inbox, members=[agent])
+    chatflow = await db(make_chatflow, inbox)
+    visitor = await db(Visitor.objects.create)
+    cookie = f"livechat_visitor={identity.sign(visitor.key)}"
+    ws = await open_socket(port, "/ws/livechat/visitor/", cookie)
+    await ws.send(json.dumps({"type": "hello", "chatflow": chatflow.pk}))
+    await until(ws, "welcome")
+    await ws.send(json.dumps({"type": "message", "id": "visitor-001", "body": "first"}))
+    conversation_id = (await until(ws, "ack"))["message"]["conversation"]
+    await ws.close()
+    await db(store_many, conversation_id, agent, 1000)
+
+    ws = await open_socket(port, "/ws/livechat/visitor/", cookie)
+    await ws.send(json.dumps({"type": "hello", "chatflow": chatflow.pk, "after": 1}))
+    assert await collect(ws, {"welcome"}, 1000) == list(range(2, 1002))
+    await ws.send(json.dumps({"type": "ping"}))
+    await until(ws, "pong")  # and nothing doubled before it
+    await ws.close()
+
+    agent_ws = await open_socket(port, "/ws/livechat/agent/", await db(session_cookie, agent))
+    await agent_ws.send(json.dumps({"type": "open", "conversation": conversation_id, "after": 1}))
+    assert await collect(agent_ws, {"history"}, 1000) == list(range(2, 1002))
+    await agent_ws.close()
+
+
+async def test_a_removed_agent_stops_hearing_the_inbox_at_once(servers):
+    """Membership changes reach open sockets at once (not at their next
+    ping), even when made in another process."""
+    (_a, port_a), (_b, port_b) = servers
+    agent = await db(make_agent, "alex", first_name="Alex")
+    inbox = await db(make_inbox, members=[agent])
+    other = await db(make_inbox, "Support", members=[agent])
+    chatflow = await db(make_chatflow, inbox)
+    visitor = await db(Visitor.objects.create)
+    ws = await open_socket(
+        port_a, "/ws/livechat/visitor/", f"livechat_visitor={identity.sign(visitor.key)}"
+    )
+    await ws.send(json.dumps({"type": "hello", "chatflow": chatflow.pk}))
+    await until(ws, "welcome")
+    await ws.send(json.dumps({"type": "message", "id": "visitor-001", "body": "hi"}))
+    conversation_id = (await until(ws, "ack"))["message"]["conversation"]
+    agent_ws = await open_socket(port_b, "/ws/livechat/agent/", await db(session_cookie, agent))
+    await agent_ws.send(json.dumps({"type": "open", "conversation": conversation_id}))
+    await until(agent_ws, "history")
+    await ws.send(json.dumps({"type": "typing", "on": True}))
+    assert (await until(agent_ws, "typing"))["on"] is True
+
+    def remove(box):
+        box.users.remove(agent)
+        box.save()
+
+    await db(remove, inbox)
+    await asyncio.sleep(0.5)  # the membership event crosses Redis
+    await ws.send(json.dumps({"type": "typing", "on": False}))
+    await ws.send(json.dumps({"type": "message", "id": "visitor-002", "body": "secret"}))
+    await until(ws, "ack")
+    await asyncio.sleep(0.2)
+    # Still a member of another inbox, the socket stays open but hears
+    # nothing more of this one: its next frame answers this ping.
+    await agent_ws.send(json.dumps({"type": "ping"}))
+    assert json.loads(await asyncio.wait_for(agent_ws.recv(), 5)) == {"type": "pong"}
+    # A member of no inbox any more: closed at once, without waiting for a ping.
+    await db(remove, other)
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await asyncio.wait_for(agent_ws.recv(), 5)
+    assert closed.value.rcvd.code == 4003
+    await ws.close()

@@ -19,3 +19,6 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 MEDIA_ROOT = os.path.join(tempfile.gettempdir(), "livechat-test-media")
+# Persistent connections would outlive each test in the database threads of
+# the consumers and keep the test database from being dropped.
+DATABASES["default"]["CONN_MAX_AGE"] = 0

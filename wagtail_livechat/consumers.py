@@ -292,6 +292,15 @@ class VisitorConsumer(LivechatConsumer):
             return [], after, False  # nothing new: the common case costs one query
         return service.page_after(self.conversation_id, after, notes=False)
 
+    async def on_ping(self, frame):
+        if self.visitor is not None:
+            # Again on every ping: a restarted Redis forgets groups, and
+            # channels-redis expires them after a day.
+            await self.channel_layer.group_add(
+                service.visitor_group(self.visitor.pk), self.channel_name
+            )
+        await super().on_ping(frame)
+
     async def resync(self):
         """Deliver what the record holds beyond what was delivered, page by
         page, in order and once."""
@@ -367,9 +376,11 @@ class AgentConsumer(LivechatConsumer):
         for pk in list(self.opened):
             await self._leave(pk)
 
-    async def _follow_inboxes(self):
+    async def _follow_inboxes(self, rejoin=False):
         """Read who this agent is now and follow the inboxes they belong to:
-        on connect, on every ping, and at once when a membership changes."""
+        on connect, on every ping, and at once when a membership changes.
+        ``rejoin`` adds every group again (a restarted Redis forgets them,
+        and channels-redis expires them after a day)."""
         self.agent = await database_sync_to_async(service.agent_for)(self.user)
         if self.agent is None:
             await self.close(code=CLOSE_FORBIDDEN)
@@ -382,7 +393,7 @@ class AgentConsumer(LivechatConsumer):
             if self.agent.everything
             else self.agent.inboxes
         )
-        for pk in current - self.inbox_ids:
+        for pk in current if rejoin else current - self.inbox_ids:
             await self.channel_layer.group_add(service.inbox_group(pk), self.channel_name)
         for pk in self.inbox_ids - current:
             await self.channel_layer.group_discard(service.inbox_group(pk), self.channel_name)
@@ -390,6 +401,12 @@ class AgentConsumer(LivechatConsumer):
         for pk, (inbox, _visitor) in list(self.following.items()):
             if not self.agent.may(inbox):  # revoked: no more of it, not even typing
                 await self._leave(pk)
+            elif rejoin:
+                await self.channel_layer.group_add(
+                    service.conversation_group(pk), self.channel_name
+                )
+        if rejoin:
+            await self.channel_layer.group_add(service.AGENTS_GROUP, self.channel_name)
 
     @property
     def me(self):
@@ -594,7 +611,7 @@ class AgentConsumer(LivechatConsumer):
             delivery.through = max(delivery.through, through)
 
     async def resync(self):
-        await self._follow_inboxes()
+        await self._follow_inboxes(rejoin=True)
         if self.closing or not self.opened:
             return
         seqs = await database_sync_to_async(service.last_seqs)(list(self.opened))

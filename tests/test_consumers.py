@@ -673,3 +673,21 @@ async def test_pages_of_other_sites_are_not_recorded(setup):
     stored = await db(lambda: Visitor.objects.values_list("page_url", flat=True).get(pk=visitor.pk))
     assert stored == "http://testserver/pricing/"
     await ws.disconnect()
+
+
+async def test_past_the_ceiling_a_new_socket_is_told_busy(setup):
+    """A process full of sockets answers a clean "busy" (and 4013) instead
+    of slowing everyone down."""
+    from wagtail_livechat.consumers import LivechatConsumer
+
+    _agent, _inbox, chatflow, visitor = setup
+    with override_settings(WAGTAIL_LIVECHAT_MAX_SOCKETS=LivechatConsumer.open_sockets + 1):
+        first, _ = await visitor_socket(visitor, chatflow)
+        second, connected, _ = await connect("/ws/livechat/visitor/")
+        assert connected
+        assert await second.receive_json_from() == {"type": "busy"}
+        assert await second.receive_output() == {"type": "websocket.close", "code": 4013}
+        await first.disconnect()
+        # A place freed: the next one is welcome.
+        third, _ = await visitor_socket(visitor, chatflow)
+        await third.disconnect()

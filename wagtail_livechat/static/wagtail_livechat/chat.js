@@ -62,6 +62,7 @@ export function mount({ root, cfg, boot, emit }) {
   let attempt = 0;
   let retry = 0;
   let pinger = 0;
+  let deadline = 0;
   let identified = false;
   let contact = false;
   let online = cfg.online;
@@ -195,13 +196,21 @@ export function mount({ root, cfg, boot, emit }) {
       attempt = 0;
       ws.send(JSON.stringify({ type: "hello", after: lastSeq, chatflow: cfg.id,
         page: { url: location.href, title: document.title.slice(0, 255), id: boot.page } }));
-      pinger = setInterval(() => send({ type: "ping" }), 25000);
+      // A ping unanswered in 10 s: the connection is dead (a lost network
+      // closes nothing by itself), so drop it and reconnect.
+      pinger = setInterval(() => {
+        const dead = ws;
+        if (!dead || !ready) return;
+        send({ type: "ping" });
+        deadline = setTimeout(() => { dead.onclose(); dead.onclose = null; dead.close(); }, 10000);
+      }, 25000);
     };
-    ws.onmessage = (e) => receive(JSON.parse(e.data));
+    ws.onmessage = (e) => { clearTimeout(deadline); receive(JSON.parse(e.data)); };
     ws.onclose = () => {
       ws = null;
       ready = false;
       clearInterval(pinger);
+      clearTimeout(deadline);
       if (gone) return;
       status.textContent = s.reconnecting;
       // Exponential backoff, 1 s doubling to 30 s, with full jitter.

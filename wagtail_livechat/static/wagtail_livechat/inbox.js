@@ -14,6 +14,7 @@
   const app = window.wagtail.app;
 
   const PING_EVERY = 25000;
+  const PONG_WITHIN = 10000; // no answer to a ping by then: the connection is dead
   const BACKOFF_BASE = 1000;
   const BACKOFF_MAX = 30000;
   const TYPING_IDLE = 4000;
@@ -138,11 +139,12 @@
         if (this.ws !== ws) return;
         this.onStatus("connected");
         clearInterval(this.pinger);
-        this.pinger = setInterval(() => this.send({ type: "ping" }), PING_EVERY);
+        this.pinger = setInterval(() => this.ping(ws), PING_EVERY);
         this.onOpen();
       });
       ws.addEventListener("message", (event) => {
         if (this.ws !== ws) return;
+        clearTimeout(this.deadline);
         this.attempt = 0; // the server answers: the next outage starts at 1 s again
         let frame;
         try {
@@ -156,6 +158,7 @@
         if (this.ws !== ws) return;
         this.ws = null;
         clearInterval(this.pinger);
+        clearTimeout(this.deadline);
         if (this.stopped) return;
         if (event.code === 4001 || event.code === 4003) {
           this.onStatus(event.code === 4001 ? "signedOut" : "forbidden");
@@ -163,6 +166,20 @@
         }
         this.schedule();
       });
+    }
+
+    /** A ping the server must answer in time, or the connection is dead
+     * (a lost network closes nothing by itself): drop it and reconnect. */
+    ping(ws) {
+      if (!this.send({ type: "ping" })) return;
+      clearTimeout(this.deadline);
+      this.deadline = setTimeout(() => {
+        if (this.ws !== ws) return;
+        this.ws = null;
+        clearInterval(this.pinger);
+        ws.close();
+        this.schedule();
+      }, PONG_WITHIN);
     }
 
     schedule() {
@@ -183,6 +200,7 @@
     stop() {
       this.stopped = true;
       clearTimeout(this.timer);
+      clearTimeout(this.deadline);
       clearInterval(this.pinger);
       window.removeEventListener("online", this.onOnline);
       if (this.ws) this.ws.close(1000);

@@ -164,3 +164,5 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The benchmarks raise it to measure delivery without being throttled.
 WAGTAIL_LIVECHAT_VISITOR_RATE_PER_MINUTE = int(os.environ.get("LIVECHAT_RATE_PER_MINUTE", "30"))
+# Sockets one server process carries before answering "busy" (tests lower it).
+WAGTAIL_LIVECHAT_MAX_SOCKETS = int(os.environ.get("LIVECHAT_MAX_SOCKETS", "10000"))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 
 from channels.db import database_sync_to_async
@@ -22,6 +23,8 @@ from django.utils.translation import gettext as _
 from . import identity, memo, protocol, service
 from .conf import conf
 from .throttle import allow
+
+log = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4001
 CLOSE_FORBIDDEN = 4003
@@ -34,12 +37,30 @@ CLOSE_BUSY = 4013
 READ_EVERY = 1.0  # seconds: an agent's read receipts are coalesced to one a second
 
 
+@database_sync_to_async
+def _collected(fn, *args, **kwargs):
+    with service.collecting() as deliveries:
+        return fn(*args, **kwargs), deliveries
+
+
 class LivechatConsumer(AsyncWebsocketConsumer):
     side = ""
     # Open sockets of this process, to answer "busy" past the ceiling.
     open_sockets = 0
     counted = False
     closing = False
+
+    async def db(self, fn, *args, **kwargs):
+        """Run ``fn`` on the database thread. What it fans out is sent from
+        here, on the event loop, so that the thread every socket of the
+        process shares never waits on the channel layer."""
+        result, deliveries = await _collected(fn, *args, **kwargs)
+        for group, event in deliveries:
+            try:
+                await self.channel_layer.group_send(group, event)
+            except Exception:  # the record is safe; sockets repair gaps from it
+                log.warning("livechat: could not notify %s", group, exc_info=True)
+        return result
 
     async def send_json(self, content):
         if not self.closing:
@@ -127,7 +148,7 @@ class VisitorConsumer(LivechatConsumer):
 
     async def connect(self):
         key = identity.unsign(self.scope.get("cookies", {}).get(conf.VISITOR_COOKIE))
-        self.visitor = await database_sync_to_async(service.visitor_by_key)(key) if key else None
+        self.visitor = await self.db(service.visitor_by_key, key) if key else None
         self.conversation_id = None
         self.delivery = Delivery()
         self.chatflow_id = None
@@ -144,7 +165,6 @@ class VisitorConsumer(LivechatConsumer):
                 service.visitor_group(self.visitor.pk), self.channel_name
             )
 
-    @database_sync_to_async
     def _welcome(self, after, page):
         conversation = service.current_conversation(self.visitor)
         if self.visitor is not None:
@@ -173,7 +193,7 @@ class VisitorConsumer(LivechatConsumer):
     async def on_hello(self, frame):
         self.chatflow_id = frame["chatflow"]
         self.delivery = Delivery(frame["after"])
-        welcome, more = await self._welcome(frame["after"], frame["page"])
+        welcome, more = await self.db(self._welcome, frame["after"], frame["page"])
         await self.send_json(welcome)
         if more:  # a long-offline client: the rest, page by page, in order
             await self.resync()
@@ -184,7 +204,7 @@ class VisitorConsumer(LivechatConsumer):
                 "identify", _("Start the chat before sending."), frame["id"]
             )
         try:
-            posted = await self._post(frame)
+            posted = await self.db(self._post, frame)
         except service.ServiceError as error:
             await self.send_error(error.code, error.message, frame["id"])
             return
@@ -207,7 +227,6 @@ class VisitorConsumer(LivechatConsumer):
         self.delivery.through = max(self.delivery.through, data["seq"])
         await self.send_json({"type": "ack", "id": frame["id"], "message": data})
 
-    @database_sync_to_async
     def _post(self, frame):
         """Throttle, store, and (only on a gap) read what came before, in one
         trip to the database thread. None when the visitor is sending too
@@ -255,12 +274,13 @@ class VisitorConsumer(LivechatConsumer):
 
     async def on_page(self, frame):
         if self.visitor is not None:
-            await database_sync_to_async(service.update_visitor_page)(self.visitor, frame["page"])
+            await self.db(service.update_visitor_page, self.visitor, frame["page"])
 
     async def on_email(self, frame):
         if self.visitor is None:
             raise protocol.ProtocolError("identify", _("Start the chat before sending."))
-        contact = await database_sync_to_async(service.capture_email)(
+        contact = await self.db(
+            service.capture_email,
             self.visitor,
             email=frame["email"],
             subscribe=frame["subscribe"],
@@ -274,19 +294,18 @@ class VisitorConsumer(LivechatConsumer):
 
     async def on_read(self, frame):
         if self.visitor is not None and self.conversation_id is not None:
-            await database_sync_to_async(service.mark_visitor_read)(
-                self.visitor, self.conversation_id, frame["seq"]
+            await self.db(
+                service.mark_visitor_read, self.visitor, self.conversation_id, frame["seq"]
             )
 
     async def on_transcript(self, frame):
         if self.visitor is None:
             raise protocol.ProtocolError("identify", _("Start the chat before sending."))
-        if not await database_sync_to_async(allow)(f"transcript:{self.visitor.pk}", 2, 3600):
+        if not await self.db(allow, f"transcript:{self.visitor.pk}", 2, 3600):
             raise protocol.ProtocolError("rate_limited", _("A transcript was sent already."))
-        await database_sync_to_async(service.request_transcript)(self.visitor)
+        await self.db(service.request_transcript, self.visitor)
         await self.send_json({"type": "transcript_sent"})
 
-    @database_sync_to_async
     def _page(self, after):
         if service.last_seqs([self.conversation_id]).get(self.conversation_id, 0) <= after:
             return [], after, False  # nothing new: the common case costs one query
@@ -306,7 +325,7 @@ class VisitorConsumer(LivechatConsumer):
         page, in order and once."""
         more = self.conversation_id is not None
         while more and not self.closing:
-            messages, through, more = await self._page(self.delivery.through)
+            messages, through, more = await self.db(self._page, self.delivery.through)
             for message in messages:
                 if message["seq"] > self.delivery.through:
                     await self.send_json({"type": "message", "message": message})
@@ -381,15 +400,13 @@ class AgentConsumer(LivechatConsumer):
         on connect, on every ping, and at once when a membership changes.
         ``rejoin`` adds every group again (a restarted Redis forgets them,
         and channels-redis expires them after a day)."""
-        self.agent = await database_sync_to_async(service.agent_for)(self.user)
+        self.agent = await self.db(service.agent_for, self.user)
         if self.agent is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
         # A superuser follows every inbox, including those created since.
         current = (
-            await database_sync_to_async(
-                lambda: frozenset(service.Inbox.objects.values_list("pk", flat=True))
-            )()
+            await self.db(lambda: frozenset(service.Inbox.objects.values_list("pk", flat=True)))
             if self.agent.everything
             else self.agent.inboxes
         )
@@ -413,9 +430,8 @@ class AgentConsumer(LivechatConsumer):
         return {"id": self.agent.id, "name": self.agent.name or _("Agent")}
 
     async def on_hello(self, frame):
-        await self.send_json(await self._agent_welcome())
+        await self.send_json(await self.db(self._agent_welcome))
 
-    @database_sync_to_async
     def _agent_welcome(self):
         return {
             "type": "agent_welcome",
@@ -427,7 +443,6 @@ class AgentConsumer(LivechatConsumer):
             ],
         }
 
-    @database_sync_to_async
     def _history(self, pk, after):
         conversation = service.conversation_for(self.agent, pk)
         messages, through, more = service.page_after(pk, after, notes=True)
@@ -445,7 +460,7 @@ class AgentConsumer(LivechatConsumer):
 
     async def on_open(self, frame):
         pk = frame["conversation"]
-        history, follows, through, more = await self._history(pk, frame["after"])
+        history, follows, through, more = await self.db(self._history, pk, frame["after"])
         self.opened[pk] = Delivery(through)
         self.following[pk] = follows
         self.viewers[pk] = {}
@@ -483,7 +498,7 @@ class AgentConsumer(LivechatConsumer):
 
     async def on_message(self, frame):
         try:
-            data, earlier = await self._post(frame)
+            data, earlier = await self.db(self._post, frame)
         except service.ServiceError as error:
             await self.send_error(error.code, error.message, frame["id"])
             return
@@ -496,7 +511,6 @@ class AgentConsumer(LivechatConsumer):
             delivery.through = max(delivery.through, data["seq"])
         await self.send_json({"type": "ack", "id": frame["id"], "message": data})
 
-    @database_sync_to_async
     def _post(self, frame):
         """Store, and (only on a gap) read what came before, in one trip to
         the database thread."""
@@ -517,7 +531,7 @@ class AgentConsumer(LivechatConsumer):
         pk = frame["conversation"]
         follows = self.following.get(pk)
         if follows is None:
-            conversation = await database_sync_to_async(service.conversation_for)(self.agent, pk)
+            conversation = await self.db(service.conversation_for, self.agent, pk)
             follows = (conversation.inbox_id, conversation.visitor_id)
         event = {
             "type": "livechat.typing",
@@ -530,41 +544,32 @@ class AgentConsumer(LivechatConsumer):
         await self.channel_layer.group_send(service.visitor_group(follows[1]), event)
 
     async def _send_summary(self, conversation):
-        data = await database_sync_to_async(
+        data = await self.db(
             lambda: service.conversation_data(service.conversation_for_summary(conversation.pk))
-        )()
+        )
         await self.send_json({"type": "conversation", "conversation": data})
 
     async def on_assign(self, frame):
         await self._send_summary(
-            await database_sync_to_async(service.assign)(
-                self.agent, frame["conversation"], frame["user"]
-            )
+            await self.db(service.assign, self.agent, frame["conversation"], frame["user"])
         )
 
     async def on_close(self, frame):
         await self._send_summary(
-            await database_sync_to_async(service.set_status)(
-                self.agent, frame["conversation"], "closed"
-            )
+            await self.db(service.set_status, self.agent, frame["conversation"], "closed")
         )
 
     async def on_reopen(self, frame):
         await self._send_summary(
-            await database_sync_to_async(service.set_status)(
-                self.agent, frame["conversation"], "open"
-            )
+            await self.db(service.set_status, self.agent, frame["conversation"], "open")
         )
 
     async def on_read(self, frame):
         """Coalesced: at most one write a second per socket; the new unread
         count comes back through the inbox's event."""
         pk = frame["conversation"]
-        if (
-            pk not in self.following
-            and not await database_sync_to_async(
-                lambda: bool(service.conversation_for(self.agent, pk))
-            )()
+        if pk not in self.following and not await self.db(
+            lambda: bool(service.conversation_for(self.agent, pk))
         ):
             return
         self.reads[pk] = max(self.reads.get(pk, 0), frame["seq"])
@@ -579,7 +584,7 @@ class AgentConsumer(LivechatConsumer):
     async def _flush_reads(self):
         reads, self.reads = self.reads, {}
         if reads and self.agent is not None:
-            await database_sync_to_async(self._write_reads)(reads)
+            await self.db(self._write_reads, reads)
 
     def _write_reads(self, reads):
         for pk, seq in reads.items():
@@ -589,12 +594,9 @@ class AgentConsumer(LivechatConsumer):
                 pass  # left the inbox meanwhile: nothing to record
 
     async def on_availability(self, frame):
-        available = await database_sync_to_async(service.set_availability)(
-            self.agent, frame["available"]
-        )
+        available = await self.db(service.set_availability, self.agent, frame["available"])
         await self.send_json({"type": "availability", "available": available})
 
-    @database_sync_to_async
     def _page(self, pk, after):
         return service.page_after(pk, after, notes=True)
 
@@ -604,7 +606,7 @@ class AgentConsumer(LivechatConsumer):
         more = True
         while more and pk in self.opened and not self.closing:
             delivery = self.opened[pk]
-            messages, through, more = await self._page(pk, delivery.through)
+            messages, through, more = await self.db(self._page, pk, delivery.through)
             for message in messages:
                 if message["seq"] > delivery.through:
                     await self.send_json({"type": "message", "message": message})
@@ -614,7 +616,7 @@ class AgentConsumer(LivechatConsumer):
         await self._follow_inboxes(rejoin=True)
         if self.closing or not self.opened:
             return
-        seqs = await database_sync_to_async(service.last_seqs)(list(self.opened))
+        seqs = await self.db(service.last_seqs, list(self.opened))
         for pk, delivery in list(self.opened.items()):
             if seqs.get(pk, 0) > delivery.through:
                 await self._deliver(pk)

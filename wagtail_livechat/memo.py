@@ -1,10 +1,10 @@
 """Facts every message needs but which change rarely, held per process.
 
-Whether an inbox is online (office hours and an available member) and a
-chatflow's team alias are asked on every message; reading them from the
-database each time was most of a message's cost. Each is kept here for
-``TTL`` seconds: a change made in this process forgets them at once (see
-``signals.py``); another process sees it within ``TTL``.
+Whether an inbox is online (office hours and an available member) is asked
+on every visitor message; reading it from the database each time was much of
+a message's cost. It is kept here for ``TTL`` seconds: a change made in this
+process forgets it at once (see ``signals.py``); another process sees it
+within ``TTL``.
 """
 
 from __future__ import annotations
@@ -18,13 +18,11 @@ from . import hours
 TTL = 10.0
 
 _inboxes: dict[int, tuple[float, tuple, str, bool]] = {}
-_aliases: dict[int | None, tuple[float, str]] = {}
 
 
 def forget(**kwargs) -> None:
     """Forget everything (a signal receiver: it takes any arguments)."""
     _inboxes.clear()
-    _aliases.clear()
 
 
 def _read_inbox(inbox_id: int):
@@ -47,24 +45,3 @@ def inbox_online(inbox_id: int, now=None) -> bool:
         _inboxes[inbox_id] = entry
     _expires, table, time_zone, anyone = entry
     return anyone and hours.is_open(table, time_zone, now or timezone.now())
-
-
-def team_alias(chatflow_id: int | None) -> str:
-    """The name agents answer under in this chatflow's conversations, or ""
-    when they answer under their own."""
-    if chatflow_id is None:
-        return ""
-    entry = _aliases.get(chatflow_id)
-    clock = time.monotonic()
-    if entry is None or entry[0] < clock:
-        from .models import Chatflow
-
-        found = (
-            Chatflow.objects.filter(pk=chatflow_id)
-            .values_list("use_team_alias", "team_name")
-            .first()
-        )
-        alias = found[1] if found and found[0] else ""
-        entry = (clock + TTL, alias)
-        _aliases[chatflow_id] = entry
-    return entry[1]

@@ -16,6 +16,8 @@ repair it, so a lost event delays a message but cannot lose it.
 from __future__ import annotations
 
 import logging
+import threading
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -89,10 +91,34 @@ def send_now(deliveries) -> None:
             log.warning("livechat: could not notify %s", group, exc_info=True)
 
 
+_outbox = threading.local()
+
+
+@contextmanager
+def collecting():
+    """Collect what is fanned out inside the block instead of sending it: a
+    consumer sends it from the event loop, so that the database thread (which
+    every socket of a process shares) never waits on the channel layer."""
+    deliveries = []
+    _outbox.deliveries = deliveries
+    try:
+        yield deliveries
+    finally:
+        _outbox.deliveries = None
+
+
 def fan_out(*deliveries) -> None:
     """After the transaction commits, send each ``(group, event)``: only what
     is committed ever travels."""
-    transaction.on_commit(lambda: send_now(deliveries))
+
+    def send():
+        collected = getattr(_outbox, "deliveries", None)
+        if collected is not None:
+            collected.extend(deliveries)
+        else:
+            send_now(deliveries)
+
+    transaction.on_commit(send)
 
 
 def _event(kind: str, conversation_id: int, inbox_id: int, **fields) -> dict:
@@ -191,38 +217,111 @@ def _refused(pk: int) -> ServiceError:
 # -- Writing a message -----------------------------------------------------
 
 
-def _bump(pk: int, *, sets: str = "", params=(), where: str = "", where_params=()):
-    """Number the next message of a conversation: one ``UPDATE ... RETURNING``
-    that takes the row lock until commit (so seq order is commit order) and
-    applies ``sets`` in the same statement. An ``UPDATE`` locks the row like
-    ``FOR NO KEY UPDATE``: it does not block other transactions' foreign-key
-    checks, which plain ``FOR UPDATE`` would turn into deadlocks. None when
-    no row matched ``where``."""
+_RETURNING = (
+    "last_seq",
+    "inbox_id",
+    "visitor_id",
+    "assignee_id",
+    "status",
+    "agent_unread",
+    "chatflow_id",
+)
+_COLUMNS = (
+    "conversation_id",
+    "seq",
+    "author",
+    "user_id",
+    "name",
+    "body",
+    "note",
+    "sender",
+    "client_id",
+    "created_at",
+)
+
+
+def _append(pk, *, sets="", params=(), where="", where_params=(), agent_name=None, **fields):
+    """Number and store one message: returns ``(message, row)``, ``row``
+    being what the write returned of the conversation, or None when no
+    conversation matched ``where`` (which is how the sender is authorised).
+
+    The ``UPDATE ... RETURNING`` numbers it and takes the row lock until
+    commit, so that seq order is commit order; an ``UPDATE`` locks like
+    ``FOR NO KEY UPDATE`` and does not block other transactions' foreign-key
+    checks, which ``FOR UPDATE`` would turn into deadlocks. ``sets`` change
+    the conversation in the same statement. The ``INSERT`` is plain SQL
+    (compiling it through the ORM cost more than running it) and takes the
+    name agents answer under from the chatflow in the same statement. On
+    PostgreSQL both are one statement (a CTE): one round trip, atomic
+    without a transaction of its own.
+    """
     now = timezone.now()
-    table = connection.ops.quote_name(Conversation._meta.db_table)
-    sql = (
-        f"UPDATE {table} SET last_seq = last_seq + 1, updated_at = %s{sets} "  # noqa: S608
-        f"WHERE id = %s{where} "
-        "RETURNING last_seq, inbox_id, visitor_id, assignee_id, status, agent_unread, chatflow_id"
+    qn = connection.ops.quote_name
+    conversations, messages, chatflows = (
+        qn(model._meta.db_table) for model in (Conversation, Message, Chatflow)
     )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            [connection.ops.adapt_datetimefield_value(now), *params, pk, *where_params],
+    update = (
+        f"UPDATE {conversations} SET last_seq = last_seq + 1, updated_at = %s{sets} "  # noqa: S608
+        f"WHERE id = %s{where} RETURNING {', '.join(_RETURNING)}"
+    )
+    update_params = [connection.ops.adapt_datetimefield_value(now), *params, pk, *where_params]
+    message = Message(conversation_id=pk, created_at=now, **fields)
+
+    def select(seq, chatflow):
+        """The INSERT's values, column by column, as SQL and parameters;
+        ``seq`` and ``chatflow`` are each ``(sql, params)``."""
+        parts, values = [], []
+        for column in _COLUMNS:
+            if column == "seq":
+                parts.append(seq[0])
+                values += seq[1]
+            elif column == "name" and agent_name is not None:
+                parts.append(
+                    f"COALESCE((SELECT NULLIF(team_name, '') FROM {chatflows} "  # noqa: S608
+                    f"WHERE id = {chatflow[0]} AND use_team_alias), %s)"
+                )
+                values += [*chatflow[1], agent_name]
+            else:
+                parts.append("%s")
+                values.append(getattr(message, column))
+        values[-1] = connection.ops.adapt_datetimefield_value(now)  # created_at
+        return ", ".join(parts), values
+
+    insert = f"INSERT INTO {messages} ({', '.join(_COLUMNS)}) SELECT"  # noqa: S608
+    single = connection.vendor == "postgresql"
+    with transaction.atomic() if not single or connection.in_atomic_block else nullcontext():
+        with connection.cursor() as cursor:
+            if single:
+                sql, values = select(("c.last_seq", []), ("c.chatflow_id", []))
+                cursor.execute(
+                    f"WITH c AS ({update}), m AS ({insert} {sql} FROM c RETURNING id, name) "  # noqa: S608
+                    f"SELECT m.id, m.name, {', '.join('c.' + r for r in _RETURNING)} FROM m, c",
+                    [*update_params, *values],
+                )
+                found = cursor.fetchone()
+                if found is None:
+                    return None
+                message.pk, message.name, *returned = found
+            else:
+                cursor.execute(update, update_params)
+                returned = cursor.fetchone()
+                if returned is None:
+                    return None
+                chatflow = returned[_RETURNING.index("chatflow_id")]
+                sql, values = select(("%s", [returned[0]]), ("%s", [chatflow]))
+                cursor.execute(f"{insert} {sql} RETURNING id, name", values)
+                message.pk, message.name = cursor.fetchone()
+    row = dict(
+        zip(
+            ("seq", "inbox", "visitor", "assignee", "status", "unread", "chatflow"),
+            returned,
+            strict=True,
         )
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    seq, inbox, visitor, assignee, status, unread, chatflow = row
-    return now, {
-        "seq": seq,
-        "inbox": inbox,
-        "visitor": visitor,
-        "assignee": assignee,
-        "status": status,
-        "unread": unread,
-        "chatflow": chatflow,
-    }
+    )
+    message.seq = row["seq"]
+    message._state.adding = False
+    message._state.db = connection.alias
+    return message, row
 
 
 def stored_message(sender: str, client_id: str) -> Message | None:
@@ -235,23 +334,15 @@ def stored_message(sender: str, client_id: str) -> Message | None:
 
 
 def _once(sender: str, client_id: str, write):
-    """Run ``write`` in one transaction; if the (sender, client id) is taken,
-    the resend returns the message stored the first time."""
+    """Run ``write``; if the (sender, client id) is taken, the resend
+    returns the message stored the first time."""
     try:
-        with transaction.atomic():
-            return write(), True
+        return write(), True
     except IntegrityError:
         found = stored_message(sender, client_id)
         if found is None:
             raise
         return found, False
-
-
-def _store(conversation_id, bumped, **fields) -> Message:
-    now, row = bumped
-    return Message.objects.create(
-        conversation_id=conversation_id, seq=row["seq"], created_at=now, **fields
-    )
 
 
 def _summary_delta(message: Message, row: dict, **extra) -> dict:
@@ -293,53 +384,40 @@ def post_visitor_message(
     widget shows (the only path here that reads).
     """
     sender = f"v{visitor.pk}"
+    # Writing to a closed conversation reopens it.
+    sets = ", status = %s, closed_at = NULL, agent_unread = agent_unread + 1, last_message = %s"
+    params = (Conversation.Status.OPEN, body[:PREVIEW_LENGTH])
+    fields = {"author": Message.Author.VISITOR, "body": body, "sender": sender}
 
     def write():
-        bumped = None
-        if conversation_id:
-            bumped = _bump(
-                conversation_id,
-                sets=(
-                    ", status = %s, closed_at = NULL, agent_unread = agent_unread + 1,"
-                    " last_message = %s"
-                ),
-                params=(Conversation.Status.OPEN, body[:PREVIEW_LENGTH]),
-                where=" AND visitor_id = %s",
-                where_params=(visitor.pk,),
-            )
-        started = None
-        if bumped is None:
-            started = _current_or_start(visitor, chatflow_id)
-            bumped = _bump(
-                started.pk,
-                sets=(
-                    ", status = %s, closed_at = NULL, agent_unread = agent_unread + 1,"
-                    " last_message = %s"
-                ),
-                params=(Conversation.Status.OPEN, body[:PREVIEW_LENGTH]),
-            )
-        pk = started.pk if started else conversation_id
-        message = _store(
-            pk, bumped, author=Message.Author.VISITOR, body=body, sender=sender, client_id=client_id
+        appended = conversation_id and _append(
+            conversation_id,
+            sets=sets,
+            params=params,
+            where=" AND visitor_id = %s",
+            where_params=(visitor.pk,),
+            client_id=client_id,
+            **fields,
         )
-        row = bumped[1]
-        # The first message, or a conversation this socket did not know:
-        # the list may not have its row, so the summary is whole (one read).
-        summary = (
-            conversation_data(conversation_for_summary(pk))
-            if started
-            else _summary_delta(message, row)
-        )
+        if appended:
+            message, row = appended
+            summary = _summary_delta(message, row)
+        else:
+            with transaction.atomic():
+                pk = _current_or_start(visitor, chatflow_id).pk
+                message, row = _append(pk, sets=sets, params=params, client_id=client_id, **fields)
+                # The list may not have this row yet: the whole summary (one read).
+                summary = conversation_data(conversation_for_summary(pk))
         _fan_out_message(message, row, summary)
         if not memo.inbox_online(row["inbox"]):
-            tasks.after_commit(tasks.notify_offline, pk, message.pk)
+            tasks.after_commit(tasks.notify_offline, message.conversation_id, message.pk)
         return message
 
     return _once(sender, client_id, write)
 
 
 def _current_or_start(visitor: Visitor, chatflow_id) -> Conversation:
-    # One conversation start at a time per visitor (NO KEY: see _bump).
+    # One conversation start at a time per visitor (NO KEY: see _append).
     Visitor.objects.select_for_update(no_key=True).filter(pk=visitor.pk).first()
     return current_conversation(visitor) or _start(visitor, chatflow_id)
 
@@ -402,23 +480,23 @@ def post_agent_message(user, conversation_id: int, *, client_id: str, body: str,
                 " agent_unread = 0, last_message = %s"
             )
             params = (agent.id, body[:PREVIEW_LENGTH])
-        bumped = _bump(
-            conversation_id, sets=sets, params=params, where=where, where_params=where_params
-        )
-        if bumped is None:
-            raise _refused(conversation_id)
-        row = bumped[1]
-        message = _store(
+        appended = _append(
             conversation_id,
-            bumped,
+            sets=sets,
+            params=params,
+            where=where,
+            where_params=where_params,
+            agent_name=agent.name,
             author=Message.Author.AGENT,
-            name=memo.team_alias(row["chatflow"]) or agent.name,
             user_id=agent.id,
             body=body,
             note=note,
             sender=sender,
             client_id=client_id,
         )
+        if appended is None:
+            raise _refused(conversation_id)
+        message, row = appended
         extra = {}
         if row["assignee"] == agent.id:  # taken now, or already theirs
             extra["assignee"] = {"id": agent.id, "name": agent.name or _("Agent")}

@@ -30,6 +30,11 @@ DEFAULTS = {
     # Websockets one server process accepts; past it a new one is told
     # "busy" (close code 4013) and retries later, instead of everyone slowing.
     "MAX_SOCKETS": 10_000,
+    # Run the sockets' database work in a pool of threads (each with its own
+    # connection) instead of the one thread Channels uses by default, so that
+    # commits overlap. None: on PostgreSQL only (SQLite serialises writers,
+    # and waiting on its lock costs more than it gains).
+    "PARALLEL_DATABASE": None,
     # Defer loading the widget until window.WagtailLivechat.load() is called.
     "DEFER": False,
 }

@@ -18,6 +18,7 @@ import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.db import connection
 from django.utils.translation import gettext as _
 
 from . import identity, memo, protocol, service
@@ -37,10 +38,22 @@ CLOSE_BUSY = 4013
 READ_EVERY = 1.0  # seconds: an agent's read receipts are coalesced to one a second
 
 
-@database_sync_to_async
-def _collected(fn, *args, **kwargs):
+def _collecting(fn, *args, **kwargs):
     with service.collecting() as deliveries:
         return fn(*args, **kwargs), deliveries
+
+
+# One database thread per process (Channels' default), or a pool of them,
+# each with its own connection, so that commits overlap (see conf.py).
+_one_thread = database_sync_to_async(_collecting)
+_thread_pool = database_sync_to_async(_collecting, thread_sensitive=False)
+
+
+def _collected(fn, *args, **kwargs):
+    parallel = conf.PARALLEL_DATABASE
+    if parallel is None:
+        parallel = connection.vendor == "postgresql"
+    return (_thread_pool if parallel else _one_thread)(fn, *args, **kwargs)
 
 
 class LivechatConsumer(AsyncWebsocketConsumer):

@@ -225,7 +225,7 @@ class ConversationView(LivechatAdminView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         conversation = self.conversation
-        messages = service.messages_after(conversation, 0, notes=True)
+        messages = service.recent_messages(conversation)
         for message in messages:
             message["created_at"] = datetime.fromisoformat(message["created"])
         data = service.conversation_data(conversation)

@@ -257,20 +257,14 @@ class VisitorConsumer(LivechatConsumer):
             chatflow_id=self.chatflow_id,
             conversation_id=self.conversation_id,
         )
-        earlier = []
         known = message.conversation_id == self.conversation_id
-        through = self.delivery.through if known else 0
-        if message.seq > through + 1:
-            earlier = self._read_until(message.conversation_id, through, message.seq)
+        earlier = service.messages_between(
+            message.conversation_id,
+            self.delivery.through if known else 0,
+            message.seq,
+            notes=False,
+        )
         return service.message_data(message), earlier
-
-    @staticmethod
-    def _read_until(conversation_id, after, seq):
-        earlier, more = [], True
-        while more and after < seq - 1:
-            page, after, more = service.page_after(conversation_id, after, notes=False)
-            earlier.extend(m for m in page if m["seq"] < seq)
-        return earlier
 
     async def on_typing(self, frame):
         if self.conversation_id:
@@ -532,12 +526,11 @@ class AgentConsumer(LivechatConsumer):
             self.agent, pk, client_id=frame["id"], body=frame["body"], note=frame["note"]
         )
         delivery = self.opened.get(pk)
-        earlier = []
-        if delivery is not None and message.seq > delivery.through + 1:
-            after, more = delivery.through, True
-            while more and after < message.seq - 1:
-                page, after, more = service.page_after(pk, after, notes=True)
-                earlier.extend(m for m in page if m["seq"] < message.seq)
+        earlier = (
+            service.messages_between(pk, delivery.through, message.seq, notes=True)
+            if delivery is not None
+            else []
+        )
         return service.message_data(message), earlier
 
     async def on_typing(self, frame):

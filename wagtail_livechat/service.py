@@ -742,13 +742,21 @@ def page_after(conversation_id: int, after: int, *, notes: bool, limit: int = HI
     return [message_data(m) for m in rows if notes or not m.note], through, more
 
 
-def messages_after(conversation: Conversation, after: int, *, notes: bool) -> list[dict]:
-    """Every message after ``after``, oldest first, read page by page."""
-    messages, more = [], True
-    while more:
-        page, after, more = page_after(conversation.pk, after, notes=notes)
-        messages.extend(page)
-    return messages
+def messages_between(conversation_id: int, after: int, before: int, *, notes: bool) -> list:
+    """The messages with ``after < seq < before``, oldest first: what a
+    socket missed before a message it is about to acknowledge."""
+    found, more = [], True
+    while more and after < before - 1:
+        page, after, more = page_after(conversation_id, after, notes=notes)
+        found.extend(m for m in page if m["seq"] < before)
+    return found
+
+
+def recent_messages(conversation: Conversation, limit: int = HISTORY_LIMIT) -> list[dict]:
+    """The newest ``limit`` messages, oldest first, notes included (the
+    thread an agent's page opens with)."""
+    newest = conversation.messages.order_by("-seq")[:limit]
+    return [message_data(m) for m in reversed(newest)]
 
 
 def last_seqs(pks) -> dict[int, int]:

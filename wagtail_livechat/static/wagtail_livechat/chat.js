@@ -21,7 +21,7 @@ header small{display:block;font-size:12px;opacity:.9}
 .welcome,.agent{align-self:flex-start;background:#f1f3f6;border-bottom-left-radius:4px}
 .welcome{white-space:normal}.welcome p{margin:0}.welcome p+p{margin-top:.5em}.welcome a{color:inherit}
 .visitor{align-self:flex-end;background:var(--c);color:#fff;border-bottom-right-radius:4px}
-.pending{opacity:.6}.failed{outline:2px solid #b00020}
+.pending{opacity:.6}.failed{outline:2px solid #b00020}.retry{align-self:flex-end;border:0;background:none;cursor:pointer;text-decoration:underline}
 .system,.note,.err{align-self:center;font-size:13px;color:#555;text-align:center}.err{color:#b00020}
 .name{display:block;font-size:12px;font-weight:600;margin-bottom:2px}
 form{display:flex;flex-direction:column;gap:6px;padding:10px;background:#f7f8fa;border-radius:8px}
@@ -192,17 +192,16 @@ export function mount({ root, cfg, boot, emit }) {
     clearTimeout(retry);
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     ws = new WebSocket(`${scheme}://${location.host}${boot.ws}visitor/`);
+    status.textContent = s.connecting; // "Online" only once the server welcomes us
     ws.onopen = () => {
       attempt = 0;
       ws.send(JSON.stringify({ type: "hello", after: lastSeq, chatflow: cfg.id,
         page: { url: location.href, title: document.title.slice(0, 255), id: boot.page } }));
-      // A ping unanswered in 10 s: the connection is dead (a lost network
-      // closes nothing by itself), so drop it and reconnect.
+      expect(ws);
       pinger = setInterval(() => {
-        const dead = ws;
-        if (!dead || !ready) return;
+        if (!ws || !ready) return;
         send({ type: "ping" });
-        deadline = setTimeout(() => { dead.onclose(); dead.onclose = null; dead.close(); }, 10000);
+        expect(ws);
       }, 25000);
     };
     ws.onmessage = (e) => { clearTimeout(deadline); receive(JSON.parse(e.data)); };
@@ -218,7 +217,36 @@ export function mount({ root, cfg, boot, emit }) {
     };
   }
 
+  /* A server that does not answer in 10 s (the welcome, a pong) is as good
+   * as gone, though a lost network closes nothing by itself: reconnect. */
+  function expect(sock) {
+    clearTimeout(deadline);
+    deadline = setTimeout(() => { sock.onclose?.(); sock.onclose = null; sock.close(); }, 10000);
+  }
+
+  /* A message not acknowledged in 10 s says so and offers to retry; it is
+   * resent anyway on the next connection (same id: never doubled). */
+  function watch(id) {
+    const p = pending.get(id);
+    clearTimeout(p.timer);
+    p.timer = setTimeout(() => {
+      if (!pending.has(id) || p.retry) return;
+      p.el.classList.replace("pending", "failed");
+      p.retry = h("button", { type: "button", class: "err retry", text: `${s.notSent} ${s.retry}`,
+        onclick: () => { settle(p); p.el.classList.add("pending"); reconnect(); } });
+      p.el.after(p.retry);
+    }, 10000);
+  }
+
+  function settle(p) {
+    clearTimeout(p.timer);
+    p.retry?.remove();
+    p.retry = null;
+    p.el.classList.remove("pending", "failed");
+  }
+
   function send(frame) {
+    if (frame.type === "message" && pending.has(frame.id)) watch(frame.id);
     if (ws && ws.readyState === 1 && ready) ws.send(JSON.stringify(frame));
     else {
       if (frame.type === "email" || frame.type === "transcript") queue.push(frame);
@@ -254,9 +282,9 @@ export function mount({ root, cfg, boot, emit }) {
         const p = pending.get(f.id);
         if (p) {
           pending.delete(f.id);
+          settle(p);
           if (bySeq.has(f.message.seq)) p.el.remove(); // shown already: the welcome had it
           else {
-            p.el.classList.remove("pending");
             p.el.dataset.seq = f.message.seq;
             bySeq.set(f.message.seq, p.el);
           }
@@ -303,7 +331,8 @@ export function mount({ root, cfg, boot, emit }) {
           if (f.code === "rate_limited") later();
           else if (p) {
             pending.delete(f.id);
-            p.el.classList.replace("pending", "failed");
+            settle(p);
+            p.el.classList.add("failed");
           }
           say(f.message, "err");
         }
@@ -371,6 +400,7 @@ export function mount({ root, cfg, boot, emit }) {
     log.append(el);
     scroll();
     pending.set(id, { body: text, el });
+    watch(id);
     if (ready && identified) send({ type: "message", id, body: text });
     else flush();
     connect();

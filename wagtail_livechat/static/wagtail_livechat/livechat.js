@@ -72,18 +72,18 @@
       type: "button",
       "aria-label": s.open,
       "aria-expanded": "false",
-      onclick: () => (state === "open" ? api.close() : api.open()),
+      onclick: () => (state === "open" ? api.close() : show()),
     });
     launcher.innerHTML =
       '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 3h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z"/></svg>';
     const mode = device() === "mobile" ? cfg.mobile : cfg.desktop.behaviour;
     if (mode !== "launcher" && !boot.chatflow) {
-      const text = h("div", { class: "o", role: "button", tabindex: "0", onclick: () => api.open() });
+      const text = h("div", { class: "o", role: "button", tabindex: "0", onclick: () => show() });
       text.innerHTML = cfg.welcome; // editor-made rich text, sanitised by Wagtail
       text.addEventListener("keydown", (e) => {
         if (e.key !== "Enter" && e.key !== " ") return;
         e.preventDefault();
-        api.open();
+        show();
       });
       const prompt = h("div", { class: "p", role: "status" }, text,
         h("button", { class: "x", type: "button", "aria-label": s.dismiss, text: "×", onclick: () => prompt.remove() }));
@@ -94,10 +94,20 @@
     d.body.append(host);
     if (mode === "prompt_and_open") arm(cfg.desktop);
     state = "ready";
-    if (boot.chatflow) api.open({ focus: false }); // preview shows the opened chat, focus stays in the editor
+    if (boot.chatflow) show({ focus: false }); // preview shows the opened chat, focus stays in the editor
     // A visitor who has chatted before (so consented): reconnect at once, so
     // that replies and the page they are on reach the inbox while they browse.
     else if (cfg.resume) mountChat().then((c) => c.connect(), () => {});
+  }
+
+  /* Open from the page's own controls: if chat.js cannot load, say so. */
+  function show(options) {
+    return api.open(options).catch(() => {
+      const wrap = root && root.querySelector(".l");
+      if (wrap && !wrap.querySelector("[role=alert]")) {
+        wrap.prepend(h("p", { class: "p", role: "alert", text: cfg.strings.unavailable }));
+      }
+    });
   }
 
   function mountChat() {
@@ -111,7 +121,7 @@
   function arm(t) {
     const fire = () => {
       off();
-      if (state === "ready") api.open({ focus: false }); // not asked for: keep the visitor's focus
+      if (state === "ready") show({ focus: false }); // not asked for: keep the visitor's focus
     };
     const onExit = (e) => e.clientY <= 0 && !e.relatedTarget && fire();
     const onScroll = () => {

@@ -22,8 +22,8 @@ def session_cookie(user):
     return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
 
 
-async def connect(path, cookie=None, origin=ORIGIN, app=None):
-    headers = [origin] if origin else []
+async def connect(path, cookie=None, origin=ORIGIN, app=None, headers=()):
+    headers = [*headers, origin] if origin else list(headers)
     if cookie:
         headers.append((b"cookie", cookie.encode()))
     communicator = WebsocketCommunicator(app or websocket_application(), path, headers=headers)

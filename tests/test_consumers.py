@@ -5,7 +5,6 @@ import json
 from unittest import mock
 
 import pytest
-from asgiref.sync import sync_to_async
 from django.core import mail
 from django.test import override_settings
 from wagtail.models import Locale, Page, Site
@@ -21,7 +20,6 @@ from tests.sockets import (
 )
 from wagtail_livechat import service, tasks
 from wagtail_livechat.models import Contact, Conversation, Message, Visitor
-from wagtail_livechat.routing import websocket_application
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -256,18 +254,34 @@ async def receive_until_any(ws, kinds):
         others.append(frame)
 
 
-async def test_foreign_origin_is_refused(setup):
-    _ws, connected, _ = await connect(
-        "/ws/livechat/visitor/",
-        origin=(b"origin", b"http://evil.example"),
-        app=await sync_to_async(
-            lambda: (
-                override_settings(WAGTAIL_LIVECHAT_ALLOWED_ORIGINS=["testserver"]).__enter__()
-                or websocket_application()
-            )
-        )(),
-    )
-    assert connected is False
+@pytest.mark.parametrize(
+    "origin",
+    [
+        b"http://evil.example",
+        b"https://testserver",  # another scheme
+        b"http://testserver:9999",  # another port
+        b"http://127.0.0.1:8000",  # the site's own, but not the address this socket came to
+        b"null",
+    ],
+)
+async def test_foreign_origin_is_refused(setup, origin):
+    for path in ("/ws/livechat/visitor/", "/ws/livechat/agent/"):
+        _ws, connected, _ = await connect(path, origin=(b"origin", origin))
+        assert connected is False, (path, origin)
+
+
+async def test_the_sites_own_origin_is_allowed_scheme_host_and_port(setup):
+    with override_settings(WAGTAIL_LIVECHAT_ALLOWED_ORIGINS=[]):
+        headers = [(b"host", b"127.0.0.1:8000")]
+        ws, connected, _ = await connect(
+            "/ws/livechat/visitor/", origin=(b"origin", b"http://127.0.0.1:8000"), headers=headers
+        )
+        assert connected
+        await ws.disconnect()
+        _ws, connected, _ = await connect(
+            "/ws/livechat/visitor/", origin=(b"origin", b"http://127.0.0.1:9999"), headers=headers
+        )
+        assert connected is False
 
 
 async def test_anonymous_agent_socket_is_closed_4001(setup):

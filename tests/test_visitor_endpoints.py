@@ -34,8 +34,20 @@ def test_identity_is_not_renewed_for_a_known_visitor(client):
     assert Visitor.objects.count() == 1
 
 
-@override_settings(WAGTAIL_LIVECHAT_ALLOWED_ORIGINS=["example.com"])
-@pytest.mark.parametrize("origin", [None, "http://evil.example", "null"])
+@override_settings(WAGTAIL_LIVECHAT_ALLOWED_ORIGINS=["https://example.com"])
+@pytest.mark.parametrize(
+    "origin",
+    [
+        None,
+        "http://evil.example",
+        "null",
+        "https://testserver",  # the site's host, another scheme
+        "http://testserver:9999",  # another port
+        "http://example.com",  # an allowed origin's host, another scheme
+        "https://example.com:8443",
+        "http://[::1",
+    ],
+)
 def test_foreign_or_missing_origin_is_refused(client, origin):
     response = start(client, origin=origin)
     assert response.status_code == 403
@@ -43,7 +55,7 @@ def test_foreign_or_missing_origin_is_refused(client, origin):
     assert Visitor.objects.count() == 0
 
 
-@override_settings(WAGTAIL_LIVECHAT_ALLOWED_ORIGINS=["example.com", ".example.org"])
+@override_settings(WAGTAIL_LIVECHAT_ALLOWED_ORIGINS=["https://example.com", "https://.example.org"])
 @pytest.mark.parametrize(
     "origin", ["https://example.com", "https://www.example.org", "http://testserver"]
 )

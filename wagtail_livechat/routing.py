@@ -5,18 +5,16 @@ In ``asgi.py``::
     from wagtail_livechat.routing import websocket_application
     application = ProtocolTypeRouter({"http": ..., "websocket": websocket_application()})
 
-or mount ``websocket_urlpatterns`` in your own stack (keep an origin check
-and ``AuthMiddlewareStack`` around them).
+or mount ``websocket_urlpatterns`` in your own stack (keep
+``origins.OriginCheck`` and ``AuthMiddlewareStack`` around them).
 """
 
 from channels.auth import AuthMiddlewareStack
 from channels.routing import URLRouter
-from channels.security.websocket import OriginValidator
-from django.conf import settings
 from django.urls import path
 
-from .conf import conf
 from .consumers import AgentConsumer, VisitorConsumer
+from .origins import OriginCheck
 
 websocket_urlpatterns = [
     path("ws/livechat/visitor/", VisitorConsumer.as_asgi()),
@@ -24,15 +22,5 @@ websocket_urlpatterns = [
 ]
 
 
-def allowed_origins():
-    """``WAGTAIL_LIVECHAT_ALLOWED_ORIGINS``, else the site's ``ALLOWED_HOSTS``."""
-    if conf.ALLOWED_ORIGINS is not None:
-        return list(conf.ALLOWED_ORIGINS)
-    return list(settings.ALLOWED_HOSTS)
-
-
 def websocket_application(inner=None):
-    return OriginValidator(
-        AuthMiddlewareStack(inner or URLRouter(websocket_urlpatterns)),
-        allowed_origins(),
-    )
+    return OriginCheck(AuthMiddlewareStack(inner or URLRouter(websocket_urlpatterns)))

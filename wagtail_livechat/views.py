@@ -1,18 +1,14 @@
 """Public HTTP endpoints of the widget."""
 
-from urllib.parse import urlsplit
-
 from django.http import JsonResponse
-from django.utils.http import is_same_domain
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 from wagtail.models import Page
 
-from . import config, identity, targeting
+from . import config, identity, origins, targeting
 from .conf import conf
 from .forms import ConfigQueryForm, SearchForm
 from .models import Chatflow, Visitor
-from .routing import allowed_origins
 from .throttle import allow
 
 SEARCH_RESULTS = 5
@@ -96,14 +92,9 @@ def chatflow_config(request):
 
 
 def _origin_allowed(request) -> bool:
-    """The same check as the websockets' ``OriginValidator``: the page's own
-    host, or one of the allowed origins."""
-    origin = urlsplit(request.headers.get("Origin", ""))
-    if not origin.netloc:
-        return False
-    if origin.netloc == request.get_host():
-        return True
-    return any(p == "*" or is_same_domain(origin.hostname or "", p) for p in allowed_origins())
+    """The websockets' rule (``origins``): this site's own origin, scheme and
+    port included, or an allowed one."""
+    return origins.allowed(request.headers.get("Origin"), request.get_host(), request.is_secure())
 
 
 @csrf_exempt  # pages may come from a cache without a token; the Origin is checked instead

@@ -22,3 +22,5 @@ MEDIA_ROOT = os.path.join(tempfile.gettempdir(), "livechat-test-media")
 # Persistent connections would outlive each test in the database threads of
 # the consumers and keep the test database from being dropped.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+# The consumer tests' sockets say they come from the test client's site.
+WAGTAIL_LIVECHAT_ALLOWED_ORIGINS = ["http://testserver"]

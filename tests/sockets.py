@@ -22,11 +22,13 @@ def session_cookie(user):
     return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
 
 
-async def connect(path, cookie=None, origin=ORIGIN, app=None, headers=()):
+async def connect(path, cookie=None, origin=ORIGIN, app=None, headers=(), client=None):
     headers = [*headers, origin] if origin else list(headers)
     if cookie:
         headers.append((b"cookie", cookie.encode()))
     communicator = WebsocketCommunicator(app or websocket_application(), path, headers=headers)
+    if client:
+        communicator.scope["client"] = client
     connected, code = await communicator.connect()
     return communicator, connected, code
 

@@ -705,3 +705,33 @@ async def test_past_the_ceiling_a_new_socket_is_told_busy(setup):
         # A place freed: the next one is welcome.
         third, _ = await visitor_socket(visitor, chatflow)
         await third.disconnect()
+
+
+async def test_one_client_address_holds_a_bounded_number_of_sockets(setup):
+    with override_settings(
+        WAGTAIL_LIVECHAT_MAX_SOCKETS_PER_CLIENT=2, WAGTAIL_LIVECHAT_TRUSTED_PROXIES=["10.0.0.0/8"]
+    ):
+        behind_proxy = [(b"x-forwarded-for", b"198.51.100.1")]
+        held = [
+            (await connect("/ws/livechat/visitor/", headers=behind_proxy, client=("10.0.0.2", 1)))[
+                0
+            ]
+            for _ in range(2)
+        ]
+        third, connected, _ = await connect(
+            "/ws/livechat/visitor/", headers=behind_proxy, client=("10.0.0.2", 1)
+        )
+        assert connected
+        assert await third.receive_json_from() == {"type": "busy"}
+        assert await third.receive_output() == {"type": "websocket.close", "code": 4029}
+        # Another visitor behind the same proxy is not held back.
+        other, connected, _ = await connect(
+            "/ws/livechat/visitor/",
+            headers=[(b"x-forwarded-for", b"198.51.100.2")],
+            client=("10.0.0.2", 1),
+        )
+        assert connected
+        await other.send_json_to({"type": "ping"})
+        assert (await other.receive_json_from())["type"] == "pong"
+        for ws in [*held, other]:
+            await ws.disconnect()

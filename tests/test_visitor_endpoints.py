@@ -135,3 +135,18 @@ def test_search_refuses_a_chatflow_without_knowledge_base(client, db):
 def test_search_validates_input(client, db, params):
     response = client.get("/livechat/search/", params)
     assert response.status_code == 400 and response.json()["error"] == "invalid"
+
+
+@override_settings(WAGTAIL_LIVECHAT_TRUSTED_PROXIES=["10.0.0.0/8"])
+def test_behind_a_trusted_proxy_each_visitor_has_their_own_budget(client):
+    def start_from(address, proxy="10.0.0.2"):
+        return start(client.__class__(), REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR=address)
+
+    codes = [start_from("198.51.100.1").status_code for _ in range(21)]
+    assert codes[:20] == [201] * 20 and codes[20] == 429
+    # Another visitor behind the same proxy is not held back...
+    assert start_from("198.51.100.2").status_code == 201
+    # ...and an untrusted peer cannot borrow another's budget by saying so.
+    assert start_from("198.51.100.3", proxy="203.0.113.9").status_code == 201
+    codes = [start_from("198.51.100.4", proxy="203.0.113.9").status_code for _ in range(20)]
+    assert 429 in codes

@@ -35,6 +35,12 @@ DEFAULTS = {
     # commits overlap. None: on PostgreSQL only (SQLite serialises writers,
     # and waiting on its lock costs more than it gains).
     "PARALLEL_DATABASE": None,
+    # Addresses or networks (CIDR) of the site's reverse proxies: only they
+    # may say, in X-Forwarded-For, which client they forward for.
+    "TRUSTED_PROXIES": (),
+    # Websockets one client address may hold open in a process (a browser
+    # tab holds one; an office behind one address holds many).
+    "MAX_SOCKETS_PER_CLIENT": 50,
     # Defer loading the widget until window.WagtailLivechat.load() is called.
     "DEFER": False,
 }

@@ -15,13 +15,14 @@ import asyncio
 import json
 import logging
 import time
+from collections import Counter
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import connection
 from django.utils.translation import gettext as _
 
-from . import identity, memo, protocol, service
+from . import clients, identity, memo, protocol, service
 from .conf import conf
 from .throttle import allow
 
@@ -34,6 +35,7 @@ CLOSE_RATE_LIMITED = 4008
 # through daphne ("must be 1000 or from [3000, 4999]").
 CLOSE_TOO_BIG = 4009
 CLOSE_BUSY = 4013
+CLOSE_TOO_MANY = 4029  # too many sockets from one client address
 
 READ_EVERY = 1.0  # seconds: an agent's read receipts are coalesced to one a second
 
@@ -58,9 +60,11 @@ def _collected(fn, *args, **kwargs):
 
 class LivechatConsumer(AsyncWebsocketConsumer):
     side = ""
-    # Open sockets of this process, to answer "busy" past the ceiling.
+    # Open sockets of this process, in all and per client address, to
+    # answer "busy" past the ceilings instead of slowing everyone down.
     open_sockets = 0
-    counted = False
+    per_client: Counter = Counter()
+    client = None
     closing = False
 
     async def db(self, fn, *args, **kwargs):
@@ -80,20 +84,28 @@ class LivechatConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=json.dumps(content, separators=(",", ":")))
 
     async def websocket_connect(self, message):
-        if LivechatConsumer.open_sockets >= conf.MAX_SOCKETS:
-            # Past what one process can carry: a clean answer, never silence.
+        peer = self.scope.get("client") or ("", 0)
+        forwarded = dict(self.scope.get("headers") or ()).get(b"x-forwarded-for", b"")
+        client = clients.client_address(peer[0], forwarded.decode("latin1"))
+        full = LivechatConsumer.open_sockets >= conf.MAX_SOCKETS
+        if full or LivechatConsumer.per_client[client] >= conf.MAX_SOCKETS_PER_CLIENT:
+            # A clean answer, never silence; the widget retries with backoff.
             await self.accept()
             await self.send_json({"type": "busy"})
-            await self.close(code=CLOSE_BUSY)
+            await self.close(code=CLOSE_BUSY if full else CLOSE_TOO_MANY)
             return
         LivechatConsumer.open_sockets += 1
-        self.counted = True
+        LivechatConsumer.per_client[client] += 1
+        self.client = client
         await super().websocket_connect(message)
 
     async def websocket_disconnect(self, message):
-        if self.counted:
+        if self.client is not None:
             LivechatConsumer.open_sockets -= 1
-            self.counted = False
+            LivechatConsumer.per_client[self.client] -= 1
+            if not LivechatConsumer.per_client[self.client]:
+                del LivechatConsumer.per_client[self.client]
+            self.client = None
         await super().websocket_disconnect(message)
 
     # Frames of any kind one socket may send per minute; past twice that it

@@ -5,7 +5,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 from wagtail.models import Page
 
-from . import config, identity, origins, targeting
+from . import clients, config, identity, origins, targeting
 from .conf import conf
 from .forms import ConfigQueryForm, SearchForm
 from .models import Chatflow, Visitor
@@ -107,7 +107,9 @@ def start_visitor(request):
     key = _visitor_key(request)
     if key and Visitor.objects.filter(key=key).exists():
         return JsonResponse({"visitor": True})
-    ip = request.META.get("REMOTE_ADDR", "")
+    ip = clients.client_address(
+        request.META.get("REMOTE_ADDR"), request.headers.get("X-Forwarded-For")
+    )
     if not allow(f"start:{ip}", 20):
         return _error("rate_limited", status=429)
     visitor = Visitor.objects.create()

@@ -166,3 +166,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 WAGTAIL_LIVECHAT_VISITOR_RATE_PER_MINUTE = int(os.environ.get("LIVECHAT_RATE_PER_MINUTE", "30"))
 # Sockets one server process carries before answering "busy" (tests lower it).
 WAGTAIL_LIVECHAT_MAX_SOCKETS = int(os.environ.get("LIVECHAT_MAX_SOCKETS", "10000"))
+# Sockets one client address may hold (the load benchmark, all on loopback, raises it).
+WAGTAIL_LIVECHAT_MAX_SOCKETS_PER_CLIENT = int(
+    os.environ.get("LIVECHAT_MAX_SOCKETS_PER_CLIENT", "50")
+)

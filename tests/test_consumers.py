@@ -2,6 +2,8 @@
 auth, routing) with Channels' WebsocketCommunicator."""
 
 import json
+import re
+import time
 from unittest import mock
 
 import pytest
@@ -455,8 +457,12 @@ async def test_agents_viewing_get_the_new_context_when_the_visitor_leaves_an_ema
     assert viewers["viewers"] == []  # alone, and told so at once
     await ws.send_json_to({"type": "email", "email": "ann@example.com", "consent": True})
     frame, _ = await receive_until(a, "context")
-    assert frame["context"]["contact"]["email"] == "ann@example.com"
-    assert frame["context"]["contact"]["data_consent"] is True
+    contact = frame["context"]["contact"]
+    assert contact["email"] == "ann@example.com"
+    # Until the visitor follows the mailed link, the address and the consent
+    # given with it are theirs only by their word.
+    assert contact["confirmed"] is False and contact["data_consent"] is False
+    assert contact["unconfirmed_consents"] == ["data"]
     await ws.disconnect()
     await a.disconnect()
 
@@ -477,7 +483,18 @@ async def test_agent_follows_inboxes_joined_while_connected(setup):
     await a.disconnect()
 
 
-async def test_email_capture_creates_contact_and_transcript(setup):
+def confirm_from_mail(message):
+    """Follow the link of a confirmation mail as the visitor would: open
+    it, then press the button."""
+    from django.test import Client
+
+    path = re.search(r"https?://[^/\s]+(/livechat/confirm/[^\s]+/)", message.body)[1]
+    client = Client()
+    assert client.get(path).status_code == 200  # only a button: scanners confirm nothing
+    return client.post(path)
+
+
+async def test_email_capture_confirmation_consent_and_transcript(setup):
     _agent, inbox, _chatflow, visitor = setup
     chatflow = await db(make_chatflow, inbox, "Consent", data_consent="explicit")
     ws, _ = await visitor_socket(visitor, chatflow)
@@ -488,19 +505,65 @@ async def test_email_capture_creates_contact_and_transcript(setup):
     assert (await ws.receive_json_from())["code"] == "no_email"
     await ws.send_json_to({"type": "email", "email": "Ann@Example.com", "consent": True})
     contact = await ws.receive_json_from()
-    assert contact == {"type": "contact", "email": "ann@example.com"}
+    assert contact == {"type": "contact", "email": "ann@example.com", "confirmed": False}
     stored = await db(lambda: Contact.objects.get())
-    assert stored.data_consent_at is not None
-    assert (await db(lambda: Visitor.objects.get(pk=visitor.pk).contact_id)) == stored.pk
+    # A typed address proves nothing: the consent waits, as unconfirmed.
+    assert stored.data_consent_at is None and stored.email_confirmed_at is None
+    assert "data" in (await db(lambda: Visitor.objects.get(pk=visitor.pk).pending_consents))
 
     await ws.send_json_to({"type": "message", "id": "client-0001", "body": "Question <i>?</i>"})
     await receive_until(ws, "ack")
     await ws.send_json_to({"type": "transcript"})
-    await receive_until(ws, "transcript_sent")
+    assert (await ws.receive_json_from())["code"] == "unconfirmed"
     await db(tasks.drain)  # mail is side work, off the socket's thread
+    (confirmation,) = mail.outbox
+    assert confirmation.to == ["ann@example.com"]
+    assert "Question" not in confirmation.body  # nothing the visitor wrote
+
+    assert (await db(confirm_from_mail, confirmation)).status_code == 200
+    stored = await db(lambda: Contact.objects.get())
+    assert stored.email_confirmed_at is not None and stored.data_consent_at is not None
+    await ws.send_json_to({"type": "transcript"})
+    assert (frame := await ws.receive_json_from())["type"] == "transcript_sent", frame
+    await db(tasks.drain)
     assert mail.outbox[-1].to == ["ann@example.com"]
     assert "Question <i>?</i>" in mail.outbox[-1].body
     await ws.disconnect()
+
+
+async def test_many_visitors_giving_one_address_send_it_three_mails_at_most(setup):
+    _agent, _inbox, chatflow, _visitor = setup
+    for i in range(20):
+        visitor = await db(Visitor.objects.create)
+        ws, _ = await visitor_socket(visitor, chatflow)
+        await ws.send_json_to({"type": "message", "id": f"client-{i:04}", "body": "spam"})
+        await receive_until(ws, "ack")
+        await ws.send_json_to({"type": "email", "email": "victim@example.net"})
+        await receive_until(ws, "contact")
+        await ws.send_json_to({"type": "transcript"})
+        assert (await ws.receive_json_from())["code"] == "unconfirmed"
+        await ws.disconnect()
+    await db(tasks.drain)
+    assert len(mail.outbox) == 3
+    assert all("spam" not in m.body for m in mail.outbox)
+
+
+def test_a_forged_or_stale_confirmation_link_confirms_nothing(client, db):
+    from wagtail_livechat import identity
+
+    contact = Contact.objects.create(email="a@example.com")
+    visitor = Visitor.objects.create(contact=contact)
+    token = identity.confirmation_token(visitor.pk, contact.pk)
+    assert client.post(f"/livechat/confirm/{token[:-2]}xx/").status_code == 400
+    other = Visitor.objects.create()
+    forged = identity.confirmation_token(other.pk, contact.pk)  # not this contact's visitor
+    assert client.post(f"/livechat/confirm/{forged}/").status_code == 200
+    other.refresh_from_db()
+    assert other.contact_confirmed_at is None
+    with mock.patch("django.core.signing.time.time", return_value=time.time() + 4 * 86400):
+        assert client.post(f"/livechat/confirm/{token}/").status_code == 400
+    visitor.refresh_from_db()
+    assert visitor.contact_confirmed_at is None
 
 
 async def test_offline_message_is_stored_and_emails_members(setup):
@@ -614,6 +677,8 @@ async def test_transcripts_are_throttled(setup):
     ws, _ = await visitor_socket(visitor, chatflow)
     await ws.send_json_to({"type": "email", "email": "cy@example.com"})
     await receive_until(ws, "contact")
+    contact = await db(lambda: Contact.objects.get())
+    await db(service.confirm_email, visitor.pk, contact.pk)
     await ws.send_json_to({"type": "message", "id": "client-0001", "body": "Hi"})
     await receive_until(ws, "ack")
     replies = []
@@ -623,7 +688,7 @@ async def test_transcripts_are_throttled(setup):
         replies.append(frame.get("code", frame["type"]))
     assert replies == ["transcript_sent", "transcript_sent", "rate_limited", "rate_limited"]
     await db(tasks.drain)
-    assert len(mail.outbox) == 2
+    assert len(mail.outbox) == 3  # the confirmation and two transcripts
     await ws.disconnect()
 
 
@@ -735,3 +800,14 @@ async def test_one_client_address_holds_a_bounded_number_of_sockets(setup):
         assert (await other.receive_json_from())["type"] == "pong"
         for ws in [*held, other]:
             await ws.disconnect()
+
+
+async def test_the_confirmation_mail_speaks_the_chatflows_language(setup):
+    _agent, inbox, _chatflow, visitor = setup
+    chatflow = await db(make_chatflow, inbox, "Dutch", language="nl")
+    ws, _ = await visitor_socket(visitor, chatflow)
+    await ws.send_json_to({"type": "email", "email": "an@example.nl"})
+    await receive_until(ws, "contact")
+    await db(tasks.drain)
+    assert mail.outbox[0].subject == "Bevestig je e-mailadres"
+    await ws.disconnect()

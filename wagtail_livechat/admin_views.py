@@ -75,6 +75,8 @@ def js_strings() -> dict:
         "contactName": gettext("Name"),
         "contactEmail": gettext("Email"),
         "dataConsent": gettext("Consented to data processing"),
+        "addressConfirmed": gettext("Address confirmed"),
+        "unconfirmed": gettext("Given, not confirmed"),
         "subscriptions": gettext("Consents to communicate"),
     }
 

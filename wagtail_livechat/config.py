@@ -220,6 +220,9 @@ def widget_strings() -> dict:
         "failed": _("The message could not be sent. It will be retried."),
         "ended": _("The conversation has ended."),
         "emailSaved": _("Thanks, we will reply to that address."),
+        "emailConfirm": _(
+            "Thanks. We sent a link to that address: follow it to get replies and transcripts by email."
+        ),
         "transcriptSent": _("Transcript sent."),
     }
 

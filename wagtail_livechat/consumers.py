@@ -309,7 +309,13 @@ class VisitorConsumer(LivechatConsumer):
         self.visitor.contact = contact
         # Only what the visitor typed: the address may belong to a contact
         # whose stored details are none of this visitor's business.
-        await self.send_json({"type": "contact", "email": contact.email})
+        await self.send_json(
+            {
+                "type": "contact",
+                "email": contact.email,
+                "confirmed": self.visitor.contact_confirmed_at is not None,
+            }
+        )
 
     async def on_read(self, frame):
         if self.visitor is not None and self.conversation_id is not None:
@@ -320,8 +326,6 @@ class VisitorConsumer(LivechatConsumer):
     async def on_transcript(self, frame):
         if self.visitor is None:
             raise protocol.ProtocolError("identify", _("Start the chat before sending."))
-        if not await self.db(allow, f"transcript:{self.visitor.pk}", 2, 3600):
-            raise protocol.ProtocolError("rate_limited", _("A transcript was sent already."))
         await self.db(service.request_transcript, self.visitor)
         await self.send_json({"type": "transcript_sent"})
 

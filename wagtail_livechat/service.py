@@ -19,6 +19,7 @@ import logging
 import threading
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlsplit
 
 import swapper
@@ -37,6 +38,7 @@ from django.utils.translation import gettext as _
 
 from . import assignment, memo, tasks
 from .models import AgentStatus, Chatflow, Contact, Conversation, Inbox, Message, Visitor
+from .throttle import allow
 
 log = logging.getLogger(__name__)
 
@@ -656,35 +658,92 @@ def update_visitor_page(visitor: Visitor, page: dict | None) -> None:
     )
 
 
+# Mails one address may receive from the chat in an hour (confirmations and
+# transcripts together), however many visitors give it.
+MAILS_PER_ADDRESS = 3
+
+
 def capture_email(
     visitor: Visitor, *, email: str, subscribe: bool, consent: bool, chatflow_id=None
-):
-    """Create or update the contact with this address and link the visitor."""
+) -> Contact:
+    """Link the visitor to the contact with this address (created if new).
+
+    A typed address proves nothing: until the visitor follows the link
+    mailed to it, nothing else is mailed there and their consents are
+    recorded on the visitor as unconfirmed (see :func:`confirm_email`).
+    """
     try:
         validate_email(email)
     except ValidationError:
         raise ServiceError(_("Enter a valid email address."), code="invalid_email") from None
-    now = timezone.now()
+    now = timezone.now().isoformat()
     with transaction.atomic():
         contact, _created = Contact.objects.get_or_create(email=email.lower())
         chatflow = (
             Chatflow.objects.filter(pk=chatflow_id, live=True).first() if chatflow_id else None
         )
+        consents = {}
         # Consent counts only where it was asked for ("explicit"), never
         # inferred from a chatflow that shows no checkbox.
-        asked = chatflow is not None and chatflow.data_consent == Chatflow.DataConsent.EXPLICIT
-        if consent and asked and contact.data_consent_at is None:
-            contact.data_consent_at = now
+        if consent and chatflow and chatflow.data_consent == Chatflow.DataConsent.EXPLICIT:
+            consents["data"] = now
         if subscribe and chatflow and chatflow.communication_consent:
-            kinds = {s["type"] for s in contact.subscriptions}
-            if chatflow.subscription_type not in kinds:
-                contact.subscriptions = [
-                    *contact.subscriptions,
-                    {"type": chatflow.subscription_type, "at": now.isoformat()},
-                ]
-        contact.save()
+            consents["subscriptions"] = [{"type": chatflow.subscription_type, "at": now}]
+        changed = visitor.contact_id != contact.pk
         visitor.contact = contact
-        visitor.save(update_fields=["contact"])
+        if changed:
+            visitor.contact_confirmed_at = None
+        visitor.pending_consents = consents
+        visitor.save(update_fields=["contact", "contact_confirmed_at", "pending_consents"])
+        if visitor.contact_confirmed_at is not None:
+            _apply_consents(visitor, contact)
+        elif allow_mail(contact.email):
+            language = chatflow.language if chatflow else settings.LANGUAGE_CODE
+            tasks.after_commit(tasks.send_confirmation, visitor.pk, contact.pk, language)
+        for conversation in visitor.conversations.filter(
+            status=Conversation.Status.OPEN
+        ).select_related("inbox", "assignee", "visitor__contact"):
+            _announce(conversation, "contact", context=conversation_context(conversation))
+    return contact
+
+
+def allow_mail(address: str) -> bool:
+    """At most ``MAILS_PER_ADDRESS`` chat mails an hour to one address."""
+    return allow(f"mail:{address.lower()}", MAILS_PER_ADDRESS, 3600)
+
+
+def _apply_consents(visitor: Visitor, contact: Contact) -> None:
+    """Move the consents the visitor gave to their (now proven) contact."""
+    consents = visitor.pending_consents or {}
+    if consents.get("data") and contact.data_consent_at is None:
+        contact.data_consent_at = datetime.fromisoformat(consents["data"])
+    kinds = {s["type"] for s in contact.subscriptions}
+    for subscription in consents.get("subscriptions", ()):
+        if subscription["type"] not in kinds:
+            contact.subscriptions = [*contact.subscriptions, subscription]
+    contact.save()
+    Visitor.objects.filter(pk=visitor.pk).update(pending_consents={})
+    visitor.pending_consents = {}
+
+
+def confirm_email(visitor_id: int, contact_id: int) -> Contact | None:
+    """The visitor followed the link mailed to the contact's address: the
+    address is theirs. None when either is gone or the link is stale."""
+    with transaction.atomic():
+        visitor = (
+            Visitor.objects.select_for_update(no_key=True)
+            .filter(pk=visitor_id, contact_id=contact_id)
+            .select_related("contact")
+            .first()
+        )
+        if visitor is None:
+            return None
+        now = timezone.now()
+        contact = visitor.contact
+        contact.email_confirmed_at = contact.email_confirmed_at or now
+        visitor.contact_confirmed_at = now
+        visitor.save(update_fields=["contact_confirmed_at"])
+        _apply_consents(visitor, contact)
         for conversation in visitor.conversations.filter(
             status=Conversation.Status.OPEN
         ).select_related("inbox", "assignee", "visitor__contact"):
@@ -693,12 +752,23 @@ def capture_email(
 
 
 def request_transcript(visitor: Visitor) -> None:
-    """Queue the transcript mail (never sent on the socket's thread)."""
+    """Queue the transcript mail (never sent on the socket's thread), to an
+    address this visitor has proven is theirs, within the address's quota."""
+    # Afresh: the address may have been confirmed since the socket read it.
+    visitor = Visitor.objects.select_related("contact").get(pk=visitor.pk)
     if visitor.contact_id is None:
         raise ServiceError(_("Leave your email address first."), code="no_email")
+    if visitor.contact_confirmed_at is None:
+        raise ServiceError(
+            _("Confirm your email address first: follow the link we sent you."),
+            code="unconfirmed",
+        )
     conversation = current_conversation(visitor)
     if conversation is None:
         raise ServiceError(_("There is no conversation yet."), code="not_found")
+    # Two an hour per visitor, and the address's own quota.
+    if not allow(f"transcript:{visitor.pk}", 2, 3600) or not allow_mail(visitor.contact.email):
+        raise ServiceError(_("A transcript was sent already."), code="rate_limited")
     tasks.after_commit(tasks.send_transcript, conversation.pk)
 
 
@@ -815,6 +885,8 @@ def conversation_context(conversation: Conversation) -> dict:
         "contact": (
             {
                 "email": contact.email,
+                "confirmed": visitor.contact_confirmed_at is not None,
+                "unconfirmed_consents": sorted(visitor.pending_consents or ()),
                 "name": contact.name,
                 "data_consent": bool(contact.data_consent_at),
                 "subscriptions": [s["type"] for s in contact.subscriptions],

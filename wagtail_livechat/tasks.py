@@ -16,11 +16,12 @@ from datetime import timedelta
 from django.core.mail import send_mail
 from django.db import connections, transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_tasks import task
 from django_tasks.backends.immediate import ImmediateBackend
 from wagtail.admin.utils import get_admin_base_url
+from wagtail.models import Site
 
 from .conf import conf
 
@@ -113,5 +114,38 @@ def send_transcript(conversation_id: int) -> bool:
         "\n\n".join(lines),
         conf.FROM_EMAIL,
         [conversation.visitor.contact.email],
+    )
+    return True
+
+
+@task()
+def send_confirmation(visitor_id: int, contact_id: int, language: str = "en") -> bool:
+    """Mail the address a visitor typed a link that proves it is theirs, in
+    the language of the chat they typed it in."""
+    with translation.override(language):
+        return _send_confirmation(visitor_id, contact_id)
+
+
+def _send_confirmation(visitor_id, contact_id):
+    from . import identity
+    from .models import Contact
+
+    contact = Contact.objects.filter(pk=contact_id).first()
+    if contact is None:
+        return False
+    site = Site.objects.filter(is_default_site=True).first()
+    link = (site.root_url if site else get_admin_base_url() or "") + reverse(
+        "wagtail_livechat:confirm", args=[identity.confirmation_token(visitor_id, contact_id)]
+    )
+    send_mail(
+        _("Confirm your email address"),
+        _(
+            "Someone chatting on our site gave this address. If it was you, confirm it here "
+            "to receive replies and transcripts by email:\n\n%(link)s\n\n"
+            "If it was not you, ignore this mail: nothing more will be sent."
+        )
+        % {"link": link},
+        conf.FROM_EMAIL,
+        [contact.email],
     )
     return True

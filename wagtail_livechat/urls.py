@@ -10,4 +10,5 @@ urlpatterns = [
     path("config/", views.chatflow_config, name="config"),
     path("visitor/", views.start_visitor, name="visitor"),
     path("search/", views.knowledge_base_search, name="search"),
+    path("confirm/<str:token>/", views.confirm_email, name="confirm"),
 ]

@@ -1,11 +1,12 @@
 """Public HTTP endpoints of the widget."""
 
 from django.http import JsonResponse
+from django.template.response import TemplateResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from wagtail.models import Page
 
-from . import clients, config, identity, origins, targeting
+from . import clients, config, identity, origins, service, targeting
 from .conf import conf
 from .forms import ConfigQueryForm, SearchForm
 from .models import Chatflow, Visitor
@@ -141,3 +142,23 @@ def knowledge_base_search(request):
     )
     results = [{"title": p.title, "url": p.get_url(request)} for p in pages]
     return JsonResponse({"results": results})
+
+
+@require_http_methods(["GET", "POST"])
+def confirm_email(request, token):
+    """The link mailed to an address a visitor typed. GET only shows a
+    button (mail scanners that follow links must not confirm anything);
+    the visitor's POST confirms."""
+    found = identity.read_confirmation(token)
+    confirmed = None
+    if found and request.method == "POST":
+        confirmed = service.confirm_email(*found)
+    return TemplateResponse(
+        request,
+        "wagtail_livechat/confirm.html",
+        {
+            "valid": found is not None and (request.method == "GET" or confirmed is not None),
+            "confirmed": confirmed is not None,
+        },
+        status=200 if found else 400,
+    )

@@ -436,6 +436,10 @@ def test_transcript_after_the_agent_closes(visitor, agent, demo):
     dialog.get_by_label(question, exact=True).fill("ada@example.com")
     dialog.get_by_role("button", name="Save", exact=True).click()
     wait_for(visitor, lambda: Contact.objects.filter(email="ada@example.com").exists(), "contact")
+    # A typed address gets a link to confirm it, before any transcript.
+    expect(dialog.get_by_text("We sent a link to that address")).to_be_visible()
+    contact = Contact.objects.get(email="ada@example.com")
+    service.confirm_email(contact.visitors.get().pk, contact.pk)  # as the mailed link does
     transcript = dialog.get_by_role("button", name="Email me a transcript")
     expect(transcript).to_have_count(0)  # not before the conversation ends
 

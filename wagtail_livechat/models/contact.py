@@ -19,6 +19,9 @@ class Contact(models.Model):
         related_name="+",
         verbose_name=_("owner"),
     )
+    # Set when someone followed the link mailed to this address: until then
+    # the address is only what a visitor typed.
+    email_confirmed_at = models.DateTimeField(_("address confirmed"), null=True, blank=True)
     data_consent_at = models.DateTimeField(_("consented to data processing"), null=True, blank=True)
     subscriptions = models.JSONField(
         _("consents to communicate"),
@@ -54,6 +57,12 @@ class Visitor(models.Model):
     page_url = models.URLField(max_length=2048, blank=True)
     page_title = models.CharField(max_length=255, blank=True)
     page_id = models.PositiveIntegerField(null=True, blank=True)
+    # When this visitor proved the contact's address is theirs (the mailed
+    # link); mail goes to the address only then.
+    contact_confirmed_at = models.DateTimeField(null=True, blank=True)
+    # Consents given with an address not yet confirmed: recorded here, as
+    # unconfirmed, and moved to the contact when the address is confirmed.
+    pending_consents = models.JSONField(default=dict, blank=True)
 
     class Meta:
         verbose_name = _("visitor")

@@ -313,7 +313,7 @@ export function mount({ root, cfg, boot, emit }) {
         contact = true;
         emailError.textContent = "";
         renderStatus();
-        say(s.emailSaved);
+        say(f.confirmed ? s.emailSaved : s.emailConfirm);
         break;
       case "transcript_sent":
         transcript.hidden = true;

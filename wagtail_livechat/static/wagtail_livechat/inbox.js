@@ -1073,7 +1073,15 @@
           [
             [strings.contactName, contact.name || "—"],
             [strings.contactEmail, email],
-            [strings.dataConsent, contact.data_consent ? strings.yes : strings.no],
+            [strings.addressConfirmed, contact.confirmed ? strings.yes : strings.no],
+            [
+              strings.dataConsent,
+              contact.data_consent
+                ? strings.yes
+                : (contact.unconfirmed_consents || []).includes("data")
+                  ? strings.unconfirmed
+                  : strings.no,
+            ],
             [strings.subscriptions, (contact.subscriptions || []).join(", ") || strings.none],
           ].forEach(([label, value]) => {
             const dt = document.createElement("dt");

@@ -811,3 +811,23 @@ async def test_the_confirmation_mail_speaks_the_chatflows_language(setup):
     await db(tasks.drain)
     assert mail.outbox[0].subject == "Bevestig je e-mailadres"
     await ws.disconnect()
+
+
+async def test_a_confirmed_address_given_again_stays_confirmed(setup):
+    """The socket's copy of the visitor predates the confirmation (made
+    over HTTP): giving the address again must not unconfirm it or mail it."""
+    _agent, _inbox, chatflow, visitor = setup
+    ws, _ = await visitor_socket(visitor, chatflow)
+    await ws.send_json_to({"type": "email", "email": "dee@example.com"})
+    await receive_until(ws, "contact")
+    contact = await db(lambda: Contact.objects.get())
+    await db(service.confirm_email, visitor.pk, contact.pk)
+    await db(tasks.drain)
+    mails = len(mail.outbox)
+    await ws.send_json_to({"type": "email", "email": "dee@example.com"})
+    frame, _ = await receive_until(ws, "contact")
+    assert frame["confirmed"] is True
+    await db(tasks.drain)
+    assert len(mail.outbox) == mails
+    assert (await db(lambda: Visitor.objects.get(pk=visitor.pk))).contact_confirmed_at
+    await ws.disconnect()

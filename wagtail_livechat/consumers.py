@@ -17,6 +17,7 @@ import logging
 import time
 from collections import Counter
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import connection
@@ -79,6 +80,16 @@ class LivechatConsumer(AsyncWebsocketConsumer):
                 log.warning("livechat: could not notify %s", group, exc_info=True)
         return result
 
+    async def dispatch(self, message):
+        """Channels' own dispatch first hops to the database thread to close
+        stale connections, for every frame and every event: on a busy
+        process that queued each event behind everyone's database work. Here
+        only database work hops there (``db``), and it cleans up itself."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def send_json(self, content):
         if not self.closing:
             await self.send(text_data=json.dumps(content, separators=(",", ":")))
@@ -100,6 +111,7 @@ class LivechatConsumer(AsyncWebsocketConsumer):
         await super().websocket_connect(message)
 
     async def websocket_disconnect(self, message):
+        self.closing = True  # sends still in flight finish, but say nothing
         if self.client is not None:
             LivechatConsumer.open_sockets -= 1
             LivechatConsumer.per_client[self.client] -= 1
@@ -137,6 +149,50 @@ class LivechatConsumer(AsyncWebsocketConsumer):
             await self.send_json(error.as_frame())
         except service.ServiceError as error:
             await self.send_error(error.code, error.message)
+
+    posting: set | None = None
+
+    async def on_message(self, frame):
+        """A send waits on the database; meanwhile the socket goes on
+        delivering what others write (else one busy sender would hold up
+        everything it should hear). Sends of one socket stay in order."""
+        if self.posting is None:
+            self.posting, self.post_lock, self.background = set(), asyncio.Lock(), set()
+        self.posting.add(frame["id"])
+        task = asyncio.ensure_future(self._post_in_order(frame))
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    async def _post_in_order(self, frame):
+        try:
+            async with self.post_lock:
+                await self.send_message(frame)
+        except protocol.ProtocolError as error:
+            await self.send_json(error.as_frame())
+        except service.ServiceError as error:
+            await self.send_error(error.code, error.message, frame["id"])
+        except Exception:  # a task's error would otherwise go unseen
+            log.exception("livechat: sending a message failed")
+            await self.send_error("bad_frame", _("The message could not be stored."), frame["id"])
+        finally:
+            self.posting.discard(frame["id"])
+
+    async def _send_new(self, delivery, messages):
+        """Send, in order and once, those of ``messages`` this socket has
+        not delivered."""
+        for message in messages:
+            if message["seq"] > delivery.through:
+                await self.send_json({"type": "message", "message": message})
+                delivery.through = message["seq"]
+
+    def own_in_flight(self, event) -> bool:
+        """An event for a message this socket is still sending: its ack will
+        carry it."""
+        return (
+            bool(self.posting)
+            and event.get("client_id") in self.posting
+            and (event.get("sender") == self.sender)
+        )
 
     async def send_error(self, code, message, frame_id=None):
         await self.send_json(protocol.ProtocolError(code, message, frame_id).as_frame())
@@ -223,16 +279,19 @@ class VisitorConsumer(LivechatConsumer):
         if more:  # a long-offline client: the rest, page by page, in order
             await self.resync()
 
+    @property
+    def sender(self):
+        return f"v{self.visitor.pk}" if self.visitor else None
+
     async def on_message(self, frame):
         if self.visitor is None:
             raise protocol.ProtocolError(
                 "identify", _("Start the chat before sending."), frame["id"]
             )
-        try:
-            posted = await self.db(self._post, frame)
-        except service.ServiceError as error:
-            await self.send_error(error.code, error.message, frame["id"])
-            return
+        await super().on_message(frame)
+
+    async def send_message(self, frame):
+        posted = await self.db(self._post, frame)
         if posted is None:
             self.refused += 1
             if self.refused > 2 * conf.VISITOR_RATE_PER_MINUTE:  # ignores the refusals
@@ -247,8 +306,7 @@ class VisitorConsumer(LivechatConsumer):
             self.conversation_id, self.delivery = data["conversation"], Delivery()
         # Earlier messages first: a client raises its last seen seq from the
         # ack, so an ack before them could make a reconnect skip them.
-        for message in earlier:
-            await self.send_json({"type": "message", "message": message})
+        await self._send_new(self.delivery, earlier)
         self.delivery.through = max(self.delivery.through, data["seq"])
         await self.send_json({"type": "ack", "id": frame["id"], "message": data})
 
@@ -298,7 +356,7 @@ class VisitorConsumer(LivechatConsumer):
     async def on_email(self, frame):
         if self.visitor is None:
             raise protocol.ProtocolError("identify", _("Start the chat before sending."))
-        contact = await self.db(
+        self.visitor = await self.db(
             service.capture_email,
             self.visitor,
             email=frame["email"],
@@ -306,13 +364,12 @@ class VisitorConsumer(LivechatConsumer):
             consent=frame["consent"],
             chatflow_id=self.chatflow_id,
         )
-        self.visitor.contact = contact
-        # Only what the visitor typed: the address may belong to a contact
-        # whose stored details are none of this visitor's business.
+        # Only the address: it may belong to a contact whose stored details
+        # are none of this visitor's business.
         await self.send_json(
             {
                 "type": "contact",
-                "email": contact.email,
+                "email": self.visitor.contact.email,
                 "confirmed": self.visitor.contact_confirmed_at is not None,
             }
         )
@@ -370,7 +427,7 @@ class VisitorConsumer(LivechatConsumer):
                 await self.resync()
             elif follows:
                 self.delivery.through = seq
-                if not event.get("note"):
+                if not event.get("note") and not self.own_in_flight(event):
                     await self.send_json({"type": "message", "message": event["message"]})
         elif event["event"] == "closed":
             await self.send_json({"type": "closed", "conversation": pk})
@@ -392,6 +449,9 @@ class VisitorConsumer(LivechatConsumer):
 
 class AgentConsumer(LivechatConsumer):
     side = "agent"
+    # Staff, who may open and answer hundreds of conversations at once: the
+    # budget only stops a runaway client.
+    frame_budget = 6000
 
     async def connect(self):
         self.agent = None
@@ -519,18 +579,16 @@ class AgentConsumer(LivechatConsumer):
         await self.channel_layer.group_discard(service.conversation_group(pk), self.channel_name)
         await self._presence(pk, "leave")
 
-    async def on_message(self, frame):
-        try:
-            data, earlier = await self.db(self._post, frame)
-        except service.ServiceError as error:
-            await self.send_error(error.code, error.message, frame["id"])
-            return
-        pk = data["conversation"]
-        delivery = self.opened.get(pk)
+    @property
+    def sender(self):
+        return f"u{self.agent.id}" if self.agent else None
+
+    async def send_message(self, frame):
+        data, earlier = await self.db(self._post, frame)
+        delivery = self.opened.get(data["conversation"])
         if delivery is not None:
             # Earlier messages before the ack, which moves the client's last seq.
-            for message in earlier:
-                await self.send_json({"type": "message", "message": message})
+            await self._send_new(delivery, earlier)
             delivery.through = max(delivery.through, data["seq"])
         await self.send_json({"type": "ack", "id": frame["id"], "message": data})
 
@@ -658,7 +716,17 @@ class AgentConsumer(LivechatConsumer):
                     await self._deliver(pk)
                 elif follows:
                     delivery.through = event["message"]["seq"]
-                    await self.send_json({"type": "message", "message": event["message"]})
+                    if not self.own_in_flight(event):
+                        # One frame: the message and what it changed in the
+                        # conversation's row (every frame costs a write).
+                        await self.send_json(
+                            {
+                                "type": "message",
+                                "message": event["message"],
+                                "conversation": event["summary"],
+                            }
+                        )
+                        return
         elif kind == "visitor_page":
             if pk in self.opened:
                 await self.send_json(

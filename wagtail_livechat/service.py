@@ -365,7 +365,16 @@ def _summary_delta(message: Message, row: dict, **extra) -> dict:
 
 def _fan_out_message(message: Message, row: dict, summary: dict) -> None:
     data = message_data(message)
-    event = _event("message", message.conversation_id, row["inbox"], message=data, summary=summary)
+    event = _event(
+        "message",
+        message.conversation_id,
+        row["inbox"],
+        message=data,
+        summary=summary,
+        # Not for clients: lets the sending socket know its own message.
+        sender=message.sender,
+        client_id=message.client_id,
+    )
     # A note never travels to the visitor's sockets: only its seq does, so
     # that they know there is no gap.
     to_visitor = (
@@ -665,8 +674,9 @@ MAILS_PER_ADDRESS = 3
 
 def capture_email(
     visitor: Visitor, *, email: str, subscribe: bool, consent: bool, chatflow_id=None
-) -> Contact:
-    """Link the visitor to the contact with this address (created if new).
+) -> Visitor:
+    """Link the visitor to the contact with this address (created if new);
+    returns the visitor as now stored.
 
     A typed address proves nothing: until the visitor follows the link
     mailed to it, nothing else is mailed there and their consents are
@@ -678,6 +688,8 @@ def capture_email(
         raise ServiceError(_("Enter a valid email address."), code="invalid_email") from None
     now = timezone.now().isoformat()
     with transaction.atomic():
+        # Afresh and locked: the socket's copy may predate a confirmation.
+        visitor = Visitor.objects.select_for_update(no_key=True).get(pk=visitor.pk)
         contact, _created = Contact.objects.get_or_create(email=email.lower())
         chatflow = (
             Chatflow.objects.filter(pk=chatflow_id, live=True).first() if chatflow_id else None
@@ -704,7 +716,7 @@ def capture_email(
             status=Conversation.Status.OPEN
         ).select_related("inbox", "assignee", "visitor__contact"):
             _announce(conversation, "contact", context=conversation_context(conversation))
-    return contact
+    return visitor
 
 
 def allow_mail(address: str) -> bool:

@@ -373,6 +373,9 @@
           case "availability":
             this.setAvailability(frame.available);
             break;
+          case "message": // of a conversation this page opened: only its row matters here
+            if (!frame.conversation) break;
+          // falls through
           case "conversation": {
             const known = this.remember(frame.conversation);
             this.trackUnread(known);
@@ -600,7 +603,9 @@
             this.markRead();
             break;
           case "message":
+            if (frame.conversation) this.trackUnread(this.remember(frame.conversation));
             if (!frame.message || !mine(frame.message.conversation)) return;
+            if (frame.conversation) this.applyConversation(this.remember(frame.conversation));
             this.addMessage(frame.message);
             if (frame.message.author === "visitor") this.setTyping("visitor", false);
             this.markRead();

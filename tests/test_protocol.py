@@ -123,3 +123,43 @@ def test_any_object_parses_or_raises_protocol_error(fields):
         parse(json.dumps(fields), "visitor")
     except ProtocolError:
         pass
+
+
+@pytest.mark.parametrize(
+    ("side", "frame"),
+    [
+        ("visitor", {"type": "message", "id": "client-0001", "body": "a \ud800 b"}),
+        ("visitor", {"type": "page", "url": "http://x/", "title": "\udfff", "id": None}),
+        ("visitor", {"type": "page", "url": "http://x/\ud83d", "title": "", "id": None}),
+        ("visitor", {"type": "hello", "page": {"url": "http://x/", "title": "\ud800"}}),
+        ("visitor", {"type": "email", "email": "a\udfff@example.com"}),
+        ("agent", {"type": "message", "conversation": 1, "id": "agent-0001", "body": "\ud83d"}),
+    ],
+)
+def test_unpaired_surrogates_are_bad_frames(side, frame):
+    """JSON can spell them; no UTF-8 database or socket takes them."""
+    with pytest.raises(ProtocolError) as refused:
+        parse(json.dumps(frame), side)
+    assert refused.value.code == "bad_frame"
+    if frame["type"] == "message":
+        assert refused.value.frame_id == frame["id"]
+
+
+@pytest.mark.parametrize(
+    ("side", "frame"),
+    [
+        ("agent", {"type": "availability"}),
+        ("agent", {"type": "assign", "conversation": 1}),
+        ("agent", {"type": "typing", "conversation": 1}),
+        ("visitor", {"type": "typing"}),
+    ],
+)
+def test_required_fields_have_no_silent_default(side, frame):
+    with pytest.raises(ProtocolError):
+        parse(json.dumps(frame), side)
+
+
+def test_an_error_about_a_message_frame_names_it():
+    with pytest.raises(ProtocolError) as refused:
+        parse(json.dumps({"type": "message", "id": "agent-0001", "body": "x"}), "agent")
+    assert refused.value.frame_id == "agent-0001"  # the conversation was missing

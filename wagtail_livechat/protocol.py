@@ -15,6 +15,7 @@ MAX_URL = 2048
 MAX_TITLE = 255
 MAX_EMAIL = 254
 MAX_INT = 2**31 - 1
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class ProtocolError(Exception):
@@ -42,10 +43,19 @@ def _int(frame, name, *, required=True, minimum=0, maximum=MAX_INT, nullable=Fal
     return value
 
 
-def _bool(frame, name, default=False):
+def _bool(frame, name, default=None):
+    """A true/false field; without a ``default`` it must be there."""
     value = frame.get(name, default)
     if not isinstance(value, bool):
         raise ProtocolError("bad_frame", f"“{name}” must be true or false.")
+    return value
+
+
+def _text(value, name):
+    """Refuse text that cannot be stored or sent on: JSON can spell unpaired
+    surrogates (``"\\ud800"``), which no UTF-8 database or socket takes."""
+    if SURROGATE.search(value):
+        raise ProtocolError("bad_frame", f"“{name}” is not valid text.")
     return value
 
 
@@ -55,7 +65,14 @@ def _str(frame, name, maximum, *, required=True):
         raise ProtocolError("bad_frame", f"“{name}” must be text.")
     if len(value) > maximum:
         raise ProtocolError("too_long", f"“{name}” is longer than {maximum} characters.")
-    return value
+    return _text(value, name)
+
+
+def _present(frame, name):
+    """True if the field is there (null counts: it can mean "nobody")."""
+    if name not in frame:
+        raise ProtocolError("bad_frame", f"“{name}” is required.")
+    return True
 
 
 def _client_id(frame):
@@ -76,6 +93,8 @@ def _body(frame, max_length, frame_id):
         raise ProtocolError("too_long", f"Keep messages under {max_length} characters.", frame_id)
     if "\x00" in body:
         raise ProtocolError("bad_frame", "A message cannot contain NUL characters.", frame_id)
+    if SURROGATE.search(body):
+        raise ProtocolError("bad_frame", "A message must be valid text.", frame_id)
     return body
 
 
@@ -110,8 +129,8 @@ VISITOR_TYPES = {
     "page": lambda f, n: {"page": _page(f)},
     "email": lambda f, n: {
         "email": _str(f, "email", MAX_EMAIL).strip(),
-        "subscribe": _bool(f, "subscribe"),
-        "consent": _bool(f, "consent"),
+        "subscribe": _bool(f, "subscribe", False),
+        "consent": _bool(f, "consent", False),
     },
     "read": lambda f, n: {"seq": _int(f, "seq")},
     "transcript": lambda f, n: {},
@@ -128,7 +147,7 @@ AGENT_TYPES = {
     "message": lambda f, n: {
         "conversation": _int(f, "conversation", minimum=1),
         **_message(f, n),
-        "note": _bool(f, "note"),
+        "note": _bool(f, "note", False),
     },
     "typing": lambda f, n: {
         "conversation": _int(f, "conversation", minimum=1),
@@ -136,7 +155,7 @@ AGENT_TYPES = {
     },
     "assign": lambda f, n: {
         "conversation": _int(f, "conversation", minimum=1),
-        "user": _int(f, "user", minimum=1, nullable=True),
+        "user": _present(f, "user") and _int(f, "user", minimum=1, nullable=True),
     },
     "close": lambda f, n: {"conversation": _int(f, "conversation", minimum=1)},
     "reopen": lambda f, n: {"conversation": _int(f, "conversation", minimum=1)},
@@ -165,4 +184,13 @@ def parse(text: str | None, side: str, *, max_length: int = 4000) -> dict:
     handlers = SIDES[side]
     if not isinstance(kind, str) or kind not in handlers:
         raise ProtocolError("bad_frame", "Unknown frame type.")
-    return {"type": kind, **handlers[kind](frame, max_length)}
+    try:
+        return {"type": kind, **handlers[kind](frame, max_length)}
+    except ProtocolError as error:
+        # An answer to a message frame names it, so the client knows which
+        # of its pending messages failed.
+        frame_id = frame.get("id")
+        if kind == "message" and error.frame_id is None and isinstance(frame_id, str):
+            if len(frame_id) <= 64 and not SURROGATE.search(frame_id):
+                error.frame_id = frame_id
+        raise

@@ -26,7 +26,9 @@ demo: install
 	@echo "  Admin:  http://127.0.0.1:$(PORT)/admin/   (user admin, password admin)"
 	@echo "  Inbox:  http://127.0.0.1:$(PORT)/admin/livechat/"
 	@echo
-	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	# DEBUG off: bad requests get 400/404 as in production, not a debug 500
+	# (--insecure: runserver still serves the static files).
+	DEBUG=0 $(BIN)/python manage.py runserver --insecure 127.0.0.1:$(PORT)
 
 # Debian's Chromium drives the browser tests (Playwright cannot download one here).
 browser:

@@ -150,3 +150,23 @@ def test_behind_a_trusted_proxy_each_visitor_has_their_own_budget(client):
     assert start_from("198.51.100.3", proxy="203.0.113.9").status_code == 201
     codes = [start_from("198.51.100.4", proxy="203.0.113.9").status_code for _ in range(20)]
     assert 429 in codes
+
+
+@pytest.mark.parametrize(
+    "q", ['"hello', '"""', 'x"y"z', "a'b", "((", "NEAR(a b)", "a OR", "a*", "^a", "a:b", "\\\\"]
+)
+def test_search_takes_query_syntax_as_plain_words(client, demo, q):
+    """A lone quote once reached the database backend's full-text match and
+    answered 500; a visitor's words are plain text, never query syntax."""
+    chatflow = Chatflow.objects.get(name="Website chat")
+    response = client.get("/livechat/search/", {"chatflow": chatflow.pk, "q": q})
+    assert response.status_code == 200
+    assert isinstance(response.json()["results"], list)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[::1", "http://[::1]:99999/", "http://[zz]/", "http://%ud800/", "http://a:b@[/"]
+)
+def test_config_refuses_or_answers_malformed_urls_never_500(client, demo, url):
+    response = client.get("/livechat/config/", {"url": url, "page": demo.pk})
+    assert response.status_code in (200, 400)

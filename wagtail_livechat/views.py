@@ -5,6 +5,7 @@ from django.template.response import TemplateResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from wagtail.models import Page
+from wagtail.search.query import PlainText
 
 from . import clients, config, identity, origins, service, targeting
 from .conf import conf
@@ -134,11 +135,16 @@ def knowledge_base_search(request):
     )
     if chatflow is None or chatflow.knowledge_base_root is None:
         return _error("unknown_chatflow", status=404)
+    words = " ".join(form.cleaned_data["q"].replace('"', " ").split())
+    if not words:
+        return JsonResponse({"results": []})
     pages = (
         Page.objects.live()
         .public()
         .descendant_of(chatflow.knowledge_base_root)
-        .search(form.cleaned_data["q"])[:SEARCH_RESULTS]
+        # Plain words: no query syntax for a visitor to get wrong (a lone
+        # quote made the database backend's full-text match fail).
+        .search(PlainText(words))[:SEARCH_RESULTS]
     )
     results = [{"title": p.title, "url": p.get_url(request)} for p in pages]
     return JsonResponse({"results": results})

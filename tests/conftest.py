@@ -4,10 +4,15 @@ from django.core.cache import cache
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    """Each test starts with no compiled config cached."""
+    """Each test starts with no compiled config cached, and reads the config
+    generation afresh (the database it was read from is gone)."""
+    from wagtail_livechat import config
+
     cache.clear()
+    config._seen = (0.0, None)
     yield
     cache.clear()
+    config._seen = (0.0, None)
 
 
 @pytest.fixture

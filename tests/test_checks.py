@@ -23,3 +23,15 @@ def test_quiet_with_persistent_connections_or_a_pool():
         assert check_persistent_connections() == []
     with override_settings(DATABASES=database(OPTIONS={"pool": True})):
         assert check_persistent_connections() == []
+
+
+def test_says_when_the_cache_is_per_process():
+    from wagtail_livechat.checks import check_shared_cache
+
+    local = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    with override_settings(CACHES=local):
+        (info,) = check_shared_cache()
+    assert info.id == "wagtail_livechat.I002"
+    shared = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache"}}
+    with override_settings(CACHES=shared):
+        assert check_shared_cache() == []

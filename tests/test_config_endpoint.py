@@ -2,10 +2,13 @@
 
 import json
 from datetime import time
+from unittest import mock
 
 import pytest
 from django.contrib.auth.models import Group
 from django.core.cache import cache
+from django.db.models import F
+from django.test import override_settings
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -14,6 +17,7 @@ from example_site.home.models import HomePage, StandardPage
 from wagtail_livechat import config
 from wagtail_livechat.models import (
     Chatflow,
+    ConfigGeneration,
     Inbox,
     OfficeHours,
     QueryRule,
@@ -34,6 +38,9 @@ COLD_SNAPSHOT_QUERIES = 11
 # ... and the facts of the page (the page, two for its site, its ancestors,
 # the two fields of its "Live chat" panel).
 COLD_PAGE_QUERIES = 6
+# The config generation, read from the database (then at most once a
+# WAGTAIL_LIVECHAT_CONFIG_CHECK_EVERY, and after this process's own changes).
+GENERATION_QUERIES = 1
 
 
 def ask(client, path="/", page=None, **params):
@@ -153,8 +160,15 @@ def test_a_chatflow_never_published_is_not_shown(client, demo, website_chat):
 # -- Query counts --------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def _generation_row(db):
+    """The generation's row, as any site has it after its first change (a
+    test database flushed by an earlier test may have lost it)."""
+    ConfigGeneration.objects.get_or_create(pk=1, defaults={"value": 1})
+
+
 def test_cold_and_warm_query_counts(client, demo, django_assert_num_queries):
-    with django_assert_num_queries(COLD_SNAPSHOT_QUERIES + COLD_PAGE_QUERIES):
+    with django_assert_num_queries(GENERATION_QUERIES + COLD_SNAPSHOT_QUERIES + COLD_PAGE_QUERIES):
         assert chatflow_of(ask(client, "/", demo)) is not None
     with django_assert_num_queries(0):
         assert chatflow_of(ask(client, "/", demo)) is not None
@@ -170,7 +184,7 @@ def test_cold_and_warm_query_counts(client, demo, django_assert_num_queries):
 
 
 def test_cold_request_without_page_reads_only_the_snapshot(client, demo, django_assert_num_queries):
-    with django_assert_num_queries(COLD_SNAPSHOT_QUERIES):
+    with django_assert_num_queries(GENERATION_QUERIES + COLD_SNAPSHOT_QUERIES):
         assert chatflow_of(ask(client, "/x/")) is not None
 
 
@@ -187,7 +201,7 @@ def test_snapshot_query_count_does_not_grow_with_chatflows(
         chatflow.heading_users.add(*sales.users.all())
         chatflow.save()
     cache.clear()
-    with django_assert_num_queries(COLD_SNAPSHOT_QUERIES):
+    with django_assert_num_queries(GENERATION_QUERIES + COLD_SNAPSHOT_QUERIES):
         chatflow_of(ask(client, "/y/"))
     assert len(config.snapshot().chatflows) == 5
 
@@ -324,13 +338,29 @@ def test_invalidation_waits_for_the_commit(client, demo, django_capture_on_commi
     assert config.generation() != gen
 
 
-def test_invalidate_survives_a_lost_generation_key():
+def test_invalidate_survives_a_lost_generation_row(db):
     gen = config.generation()
     config.invalidate()
     assert config.generation() == gen + 1
-    cache.delete(config.GENERATION_KEY)
+    ConfigGeneration.objects.all().delete()
     config.invalidate()
     assert config.generation() > gen + 1
+
+
+def test_a_change_made_in_another_process_is_seen(client, demo):
+    """A management command, Wagtail's publish_scheduled or a second server
+    process change the config: this process sees it at its next check, not
+    at its next own save (its cache may be its own)."""
+    assert chatflow_of(ask(client, "/", demo)) is not None
+    # Another process unpublishes every chatflow and bumps the generation;
+    # nothing of it runs here.
+    with mock.patch.object(config, "invalidate"):
+        Chatflow.objects.update(live=False)
+    ConfigGeneration.objects.update(value=F("value") + 1)
+    assert chatflow_of(ask(client, "/", demo)) is not None  # not checked yet
+    with override_settings(WAGTAIL_LIVECHAT_CONFIG_CHECK_EVERY=0):
+        config._seen = (0.0, config._seen[1])  # the check is due
+        assert chatflow_of(ask(client, "/", demo)) is None
 
 
 # -- Page targeting through the endpoint ----------------------------------------------------

@@ -1,7 +1,7 @@
 """System checks: settings that would make every message slow or fragile."""
 
 from django.conf import settings
-from django.core.checks import Warning, register
+from django.core.checks import Info, Warning, register
 
 
 @register()
@@ -24,3 +24,33 @@ def check_persistent_connections(app_configs=None, **kwargs):
                 )
             )
     return found
+
+
+PER_PROCESS_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+
+
+@register()
+def check_shared_cache(app_configs=None, **kwargs):
+    """The rate limits and the compiled widget config live in the cache. A
+    per-process cache is right for one process; with several, each keeps its
+    own limits and compiles its own config (changes still reach every process
+    within a second: the config's generation is in the database)."""
+    from .conf import conf
+
+    backend = settings.CACHES.get(conf.CACHE, {}).get("BACKEND", "")
+    if backend in PER_PROCESS_CACHES:
+        return [
+            Info(
+                f"WAGTAIL_LIVECHAT_CACHE ({conf.CACHE!r}) is per process ({backend}).",
+                hint=(
+                    "Fine for one server process. With several, use a shared cache (e.g. "
+                    "Django's RedisCache) so that rate limits hold across them; the widget "
+                    "config follows changes in every process either way."
+                ),
+                id="wagtail_livechat.I002",
+            )
+        ]
+    return []

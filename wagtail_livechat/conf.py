@@ -11,6 +11,9 @@ DEFAULTS = {
     "CACHE": "default",
     # How long the compiled rules stay cached; changes invalidate them at once.
     "CACHE_TIMEOUT": 60 * 60,
+    # How often, in seconds, a process checks the database for changes made
+    # elsewhere (another process, a management command) to the widget config.
+    "CONFIG_CHECK_EVERY": 1.0,
     # Longest URL the config endpoint accepts from the widget.
     "MAX_URL_LENGTH": 2048,
     # Longest chat message a visitor or an agent may send, in characters.

@@ -25,7 +25,6 @@ from . import defaults, hours, targeting
 from .conf import conf
 
 PREFIX = "wagtail_livechat"
-GENERATION_KEY = f"{PREFIX}:generation"
 HEADING_AGENTS_SHOWN = 3
 _MISSING = object()
 
@@ -34,25 +33,41 @@ def _cache():
     return caches[conf.CACHE]
 
 
+_seen = (0.0, None)  # (until when, generation) as this process last read it
+
+
 def generation() -> int:
-    """The current generation; starts from the clock so that a cache that lost
-    the key never reuses an old generation's entries."""
-    cache = _cache()
-    gen = cache.get(GENERATION_KEY)
-    if gen is None:
-        cache.add(GENERATION_KEY, time.time_ns(), None)
-        gen = cache.get(GENERATION_KEY)
+    """The current generation. Kept in the database, where every process
+    sees it; each process reads it at most every
+    ``WAGTAIL_LIVECHAT_CONFIG_CHECK_EVERY`` seconds (so a warm request runs
+    no query), and at once after its own changes."""
+    global _seen
+    until, gen = _seen
+    now = time.monotonic()
+    if gen is None or now >= until:
+        from .models import ConfigGeneration
+
+        gen = ConfigGeneration.objects.filter(pk=1).values_list("value", flat=True).first()
+        if gen is None:
+            # Start from the clock: a database created anew never meets a
+            # cache's entries of an old generation.
+            gen = ConfigGeneration.objects.get_or_create(pk=1, defaults={"value": time.time_ns()})[
+                0
+            ].value
+        _seen = (now + conf.CONFIG_CHECK_EVERY, gen)
     return gen
 
 
 def invalidate() -> None:
-    """Forget every compiled snapshot and page fact (in every process that
-    shares the cache)."""
-    cache = _cache()
-    try:
-        cache.incr(GENERATION_KEY)
-    except ValueError:
-        cache.set(GENERATION_KEY, time.time_ns(), None)
+    """Forget every compiled snapshot and page fact, in every process."""
+    global _seen
+    from django.db.models import F
+
+    from .models import ConfigGeneration
+
+    if not ConfigGeneration.objects.filter(pk=1).update(value=F("value") + 1):
+        ConfigGeneration.objects.get_or_create(pk=1, defaults={"value": time.time_ns()})
+    _seen = (0.0, None)
 
 
 # -- Snapshot --------------------------------------------------------------

@@ -24,3 +24,6 @@ MEDIA_ROOT = os.path.join(tempfile.gettempdir(), "livechat-test-media")
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 # The consumer tests' sockets say they come from the test client's site.
 WAGTAIL_LIVECHAT_ALLOWED_ORIGINS = ["http://testserver"]
+# Query counts stay exact: a test reads the config generation once (its own
+# changes are seen at once anyway).
+WAGTAIL_LIVECHAT_CONFIG_CHECK_EVERY = 3600

@@ -9,7 +9,7 @@ know all of those, and none of those knows it.
 
 from .agent import AgentStatus
 from .canned import CannedResponse
-from .chatflow import Chatflow
+from .chatflow import Chatflow, ConfigGeneration
 from .contact import Contact, Visitor
 from .conversation import Conversation, Message
 from .inbox import Inbox, OfficeHours
@@ -24,6 +24,7 @@ __all__ = [
     "Message",
     "Visitor",
     "Chatflow",
+    "ConfigGeneration",
     "Inbox",
     "LivechatPageMixin",
     "OfficeHours",

@@ -439,3 +439,18 @@ class Chatflow(
         context["chatflow_config"] = public_chatflow(self, device=mode_name)
         context["boot"] = dict(boot_data(), chatflow=context["chatflow_config"])
         return context
+
+
+class ConfigGeneration(models.Model):
+    """One row: the version of everything the widget's config is compiled
+    from, bumped on every change. In the database, so that every server
+    process (and a change made by a management command or a cron job, such as
+    ``publish_scheduled``) is seen whatever cache each process has."""
+
+    value = models.BigIntegerField()
+
+    class Meta:
+        verbose_name = _("widget configuration generation")
+
+    def __str__(self):
+        return str(self.value)

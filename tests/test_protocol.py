@@ -163,3 +163,85 @@ def test_an_error_about_a_message_frame_names_it():
     with pytest.raises(ProtocolError) as refused:
         parse(json.dumps({"type": "message", "id": "agent-0001", "body": "x"}), "agent")
     assert refused.value.frame_id == "agent-0001"  # the conversation was missing
+
+
+@pytest.mark.parametrize(
+    ("side", "frame"),
+    [
+        ("visitor", {"type": "page", "url": "http://x/\x00", "title": "", "id": None}),
+        ("visitor", {"type": "page", "url": "http://x/", "title": "a\x00b", "id": None}),
+        ("visitor", {"type": "hello", "page": {"url": "http://x/", "title": "\x00"}}),
+        ("visitor", {"type": "email", "email": "a\x00@example.com"}),
+    ],
+)
+def test_nul_in_any_text_is_a_bad_frame(side, frame):
+    """SQLite stores NUL, PostgreSQL refuses it: refused before either."""
+    with pytest.raises(ProtocolError) as refused:
+        parse(json.dumps(frame), side)
+    assert refused.value.code == "bad_frame"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::1",  # urlsplit raises "Invalid IPv6 URL"
+        "http://[::1/x",
+        "https://[zz/",
+        "http://a\uff03b/",  # NFKC turns it into "#": urlsplit raises
+        "http:///no-host",
+        "http://",
+        " http://x/",
+        "httpx://x/",
+    ],
+)
+def test_a_page_url_that_does_not_parse_is_a_bad_frame(url):
+    """The service reads the page URL's host; a URL that does not parse
+    once crashed the socket there."""
+    for frame in (
+        {"type": "page", "url": url, "title": "", "id": None},
+        {"type": "hello", "page": {"url": url, "title": ""}},
+    ):
+        with pytest.raises(ProtocolError) as refused:
+            parse(json.dumps(frame), "visitor")
+        assert refused.value.code == "bad_frame"
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[::1]/", "http://[::1]:8000/x", "https://intranet/", "http://x:99999/"]
+)
+def test_page_urls_that_parse_are_accepted(url):
+    assert parse(json.dumps({"type": "page", "url": url, "title": "t"}), "visitor")["page"]["url"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000,
+        '{"type": "hello", "after": ' + "9" * 10_000 + "}",
+        '{"type": "hello", "after": 1e999}',
+        '{"type": "hello", "after": NaN}',
+        '{"type": "hello", "after": -Infinity}',
+        '{"type": "hello", "after": 2.0}',
+        '{"type": "read", "seq": 18446744073709551616}',
+        '{"type": "message", "id": "\\ud800\\udc00x1234", "body": "x"}',
+        '{"type": "message", "id": "abcdefgh", "body": "\\udfff"}',
+        '{"type": "message", "id": "abcdefgh", "body": "\\ud83d"}',
+        '{"type": "message", "id": "abcdefgh", "body": {"a": [[[[]]]]}}',
+        '{"type": "\\ud800"}',
+        '{"type": "hello"',
+        '{"type": "hello"}{"type": "hello"}',
+        "\x00",
+        "",
+    ],
+)
+def test_hostile_text_is_a_protocol_error(text):
+    with pytest.raises(ProtocolError) as refused:
+        parse(text, "visitor")
+    assert refused.value.code in ("bad_frame", "too_long")
+
+
+def test_paired_surrogates_four_byte_characters_and_rtl_overrides_are_text():
+    body = "\U0001f600 \u202eevil\u202c \U0010ffff"
+    escaped = json.dumps({"type": "message", "id": "abcdefgh", "body": body})
+    assert "\\ud83d\\ude00" in escaped  # JSON spells the pair; it parses whole
+    assert parse(escaped, "visitor")["body"] == body

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import urlsplit
 
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 MAX_URL = 2048
@@ -16,6 +17,10 @@ MAX_TITLE = 255
 MAX_EMAIL = 254
 MAX_INT = 2**31 - 1
 SURROGATE = re.compile("[\ud800-\udfff]")
+# What no text field may hold: unpaired surrogates (JSON can spell them,
+# ``"\ud800"``; no UTF-8 database or socket takes them) and NUL (PostgreSQL
+# refuses it in text).
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class ProtocolError(Exception):
@@ -52,9 +57,8 @@ def _bool(frame, name, default=None):
 
 
 def _text(value, name):
-    """Refuse text that cannot be stored or sent on: JSON can spell unpaired
-    surrogates (``"\\ud800"``), which no UTF-8 database or socket takes."""
-    if SURROGATE.search(value):
+    """Refuse text that cannot be stored or sent on (``UNSTORABLE``)."""
+    if UNSTORABLE.search(value):
         raise ProtocolError("bad_frame", f"“{name}” is not valid text.")
     return value
 
@@ -104,7 +108,14 @@ def _page(value):
     if not isinstance(value, dict):
         raise ProtocolError("bad_frame", "“page” must be an object.")
     url = _str(value, "url", MAX_URL)
-    if not url.startswith(("http://", "https://")):
+    try:
+        # What the service parses again (its host, its path) must parse:
+        # "http://[::1" raises.
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        valid = False
+    if not valid or not url.startswith(("http://", "https://")):
         raise ProtocolError("bad_frame", "“page.url” must be an http or https URL.")
     return {
         "url": url,

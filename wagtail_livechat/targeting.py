@@ -316,8 +316,13 @@ def validate_url_rule(operator: str, value: str) -> str | None:
         absolute or value.startswith(("/", "*"))
     ):
         return "Start with / for a path, or with http:// or https:// for a full URL."
-    if absolute and not urlsplit(value).netloc:
-        return "This URL has no host."
+    if absolute:
+        try:
+            host = urlsplit(value).netloc
+        except ValueError:  # "http://[::1": an unclosed IPv6 host
+            return "This URL does not parse."
+        if not host:
+            return "This URL has no host."
     if operator == URL_WILDCARD:
         if "*" not in value:
             return "A wildcard pattern needs at least one *; use “is” for an exact URL."
@@ -360,7 +365,8 @@ def validate_visitor_filter(attribute: str, operator: str, value: str) -> str | 
     }.get(attribute)
     if allowed and value not in allowed:
         return "Enter one of: " + ", ".join(allowed) + "."
-    if attribute == "visits" and not (value.isdigit() and int(value) < 10**6):
+    # isdigit() alone takes "²", which int() refuses.
+    if attribute == "visits" and not (value.isascii() and value.isdigit() and int(value) < 10**6):
         return "Enter a whole number of visits."
     if attribute == "language" and not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", value):
         return "Enter a language code such as en or pt-BR."

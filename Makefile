@@ -49,12 +49,14 @@ test: install browser lint
 test-scaleout: install
 	$(SCALEOUT_ENV) $(BIN)/python -m pytest -q tests/test_scaleout.py tests/test_consumers.py tests/test_query_budget.py tests/test_config_endpoint.py
 
-# Embedded (SQLite, in-memory layer), then scale-out (PostgreSQL, Redis).
+# Embedded (SQLite, in-memory layer), then scale-out (PostgreSQL, Redis);
+# then the load on both, beside a bare Channels relay (benchmarks/README.md).
 bench: install
 	$(BIN)/python benchmarks/run.py
 	psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS livechat_bench" -c "CREATE DATABASE livechat_bench"
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/livechat_bench REDIS_URL=redis://127.0.0.1:6379/14 \
 		$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/load.py --bench
 
 clean:
 	rm -rf $(VENV) db.sqlite3 static_collected

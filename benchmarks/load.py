@@ -116,9 +116,9 @@ class Site:
             PYTHONPATH=os.pathsep.join([str(BENCH), str(source)]),
         )
         if stack == "scaleout":
-            self.env.setdefault("DATABASE_URL", SCALEOUT_DATABASE)
-            self.env.setdefault("REDIS_URL", SCALEOUT_REDIS)
-            fresh_scaleout(self.env["DATABASE_URL"], self.env["REDIS_URL"])
+            # Always the benchmark's own: these are emptied first.
+            self.env.update(DATABASE_URL=SCALEOUT_DATABASE, REDIS_URL=SCALEOUT_REDIS)
+            fresh_scaleout(SCALEOUT_DATABASE, SCALEOUT_REDIS)
         else:
             self.env.pop("DATABASE_URL", None)
             self.env.pop("REDIS_URL", None)
@@ -298,6 +298,7 @@ class Load:
 
 def measure(site: Site, system: str, load: Load, args) -> dict:
     """One system under ``load``, on fresh server processes; its figures."""
+    waited = wait_for_quiet(args.quiet_wait)
     processes = 1 if system == "echo" else STACKS[site.stack]["processes"]
     servers = [Server(APPS[system], site) for _ in range(processes)]
     clients = Clients(args.client_processes)
@@ -306,6 +307,7 @@ def measure(site: Site, system: str, load: Load, args) -> dict:
         return drive(site, system, servers, clients, load) | {
             "processes": processes,
             "wall_s": round(time.monotonic() - began, 1),
+            "waited_for_quiet_s": waited,
         }
     except Exception:
         for server in servers:
@@ -379,6 +381,7 @@ def drive(site: Site, system: str, servers: list[Server], clients: Clients, load
     }
     drain = LOSS_AFTER + 0.5
     cpu = [s.cpu_seconds() for s in servers]
+    machine = machine_cpu_seconds()
     start = time.monotonic() + 1.0
     replies = clients.each(
         "run",
@@ -395,6 +398,8 @@ def drive(site: Site, system: str, servers: list[Server], clients: Clients, load
     )
     window = time.monotonic() - start
     server_cpu = sum(s.cpu_seconds() for s in servers) - sum(cpu)
+    client_cpu = sum(r["cpu"] for r in replies)
+    others_cpu = machine_cpu_seconds() - machine - server_cpu - client_cpu
     figures = tally(replies, tabs=tab_count, agents=k)
     run_errors: dict[str, int] = {}
     for reply in replies:
@@ -404,16 +409,51 @@ def drive(site: Site, system: str, servers: list[Server], clients: Clients, load
         "setup_s": round(setup, 1),
         "setup_errors": errors,
         "run_errors": run_errors,
-        "client_cpu": round(100 * sum(r["cpu"] for r in replies) / window),
+        "client_cpu": round(100 * client_cpu / window),
         "server_cpu": round(100 * server_cpu / window),
+        # Whatever else ran meanwhile (this machine is shared): the noise.
+        "others_cpu": round(100 * max(0.0, others_cpu) / window),
         "client_lag_ms": round(1000 * max(r["lag"] for r in replies), 1),
         "newcomer": replies[0]["probe"],
     }
 
 
+def wait_for_quiet(longest: float, busy=0.25) -> float:
+    """This machine is shared: before a run, wait (up to ``longest`` seconds)
+    until the others use less than a quarter of it, for three seconds in a
+    row; returns the seconds waited."""
+    began = time.monotonic()
+    quiet_since = None
+    while time.monotonic() - began < longest:
+        before = machine_cpu_seconds()
+        time.sleep(1)
+        if (machine_cpu_seconds() - before) / os.cpu_count() < busy:
+            quiet_since = quiet_since or time.monotonic() - 1
+            if time.monotonic() - quiet_since >= 3:
+                break
+        else:
+            quiet_since = None
+    return round(time.monotonic() - began)
+
+
+def machine_cpu_seconds() -> float:
+    """CPU time all cores spent busy since boot (``/proc/stat``)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def add_errors(total: dict, more: dict):
     for what, count in more.items():
         total[what] = total.get(what, 0) + count
+
+
+ROUTES = {  # (body's first letter, receiver) -> route
+    ("v", "agent"): "visitor→agent",
+    ("v", "tab"): "visitor→other tab",
+    ("a", "tab"): "agent→visitor",
+    ("a", "agent"): "agent→other agents",
+}
 
 
 def tally(replies: list[dict], *, tabs: int, agents: int) -> dict:
@@ -423,33 +463,34 @@ def tally(replies: list[dict], *, tabs: int, agents: int) -> dict:
     sent: dict[str, float] = {}
     for reply in replies:
         sent.update(reply["sent"])
-    seen, duplicates, in_time = set(), 0, 0
-    to_agent, to_visitor = [], []
+    seen, duplicates = set(), 0
+    delays: dict[str, list[float]] = {route: [] for route in ROUTES.values()}
     for reply in replies:
         for body, kind, ident, when in reply["received"]:
             if body not in sent:
                 continue  # the warm-up, the newcomer's
-            if (body, ident) in seen:
+            if kind == "sender" or (body, ident) in seen:
                 duplicates += 1
                 continue
             seen.add((body, ident))
-            delay = when - sent[body]
-            in_time += delay <= LOSS_AFTER
-            if kind == "agent" and body[0] == "v":
-                to_agent.append(delay * 1000)
-            elif kind == "tab" and body[0] == "a":
-                to_visitor.append(delay * 1000)
+            delays[ROUTES[body[0], kind]].append((when - sent[body]) * 1000)
     from_visitors = sum(1 for body in sent if body[0] == "v")
     answers = len(sent) - from_visitors
-    expected = from_visitors * (agents + tabs - 1) + answers * (tabs + agents - 1)
+    due = {
+        "visitor→agent": from_visitors * agents,
+        "visitor→other tab": from_visitors * (tabs - 1),
+        "agent→visitor": answers * tabs,
+        "agent→other agents": answers * (agents - 1),
+    }
+    lost = {route: due[route] - sum(d <= LOSS_AFTER * 1000 for d in delays[route]) for route in due}
     return {
-        "visitor_to_agent": percentiles(to_agent),
-        "agent_to_visitor": percentiles(to_visitor),
+        "visitor_to_agent": percentiles(delays["visitor→agent"]),
+        "agent_to_visitor": percentiles(delays["agent→visitor"]),
         "messages": from_visitors,
         "answers": answers,
-        "unanswered": from_visitors - answers,
-        "expected": expected,
-        "lost": expected - in_time,
+        "expected": sum(due.values()),
+        "lost": sum(lost.values()),
+        "lost_by_route": {route: n for route, n in lost.items() if n},
         "duplicates": duplicates,
     }
 
@@ -608,6 +649,12 @@ def parse(argv=None):
     parser.add_argument("--systems", default="ours,relay,echo")
     parser.add_argument("--client-processes", type=int, default=1)
     parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=120,
+        help="seconds to wait, at most, for this shared machine to be quiet before each run",
+    )
+    parser.add_argument(
         "--idle", type=int, default=0, help="also measure memory with this many idle sockets"
     )
     parser.add_argument("--sweep", action="store_true", help="the series, the search and memory")
@@ -669,6 +716,8 @@ def main(argv=None):
             print(f"  {stack}: {idle} idle sockets, {system} ...", flush=True)
             results.add_idle(idle_memory(site, system, idle, args.label))
     print(results.table(only_new=True))
+    if idle:
+        print(results.idle_table())
     print(f"({stack}: {time.monotonic() - begun:.0f} s)")
     if args.write or args.sweep or args.bench:
         results.save(BENCH / "load.json")

@@ -18,6 +18,7 @@ for the agent's answer to it.
 """
 
 import asyncio
+import gc
 import json
 import random
 import resource
@@ -92,7 +93,9 @@ class Worker:
 
     # -- Reading -------------------------------------------------------------
 
-    async def read_visitor(self, visitor: int, sock: Socket):
+    async def read_visitor(self, sock: Socket, sender: bool):
+        """``sender``: the tab that sends the visitor's messages (their ack
+        carries them; a ``message`` frame of its own is a duplicate)."""
         try:
             async for text in sock.ws:
                 now = time.monotonic()
@@ -100,7 +103,9 @@ class Worker:
                 kind = frame["type"]
                 if kind == "message":
                     if self.recording:
-                        self.received.append((frame["message"]["body"], "tab", sock.ident, now))
+                        body = frame["message"]["body"]
+                        receiver = "sender" if sender and body[0] == "v" else "tab"
+                        self.received.append((body, receiver, sock.ident, now))
                 elif kind == "ack":
                     sock.resolve(frame["id"], frame["message"]["conversation"])
                 elif kind == "welcome":
@@ -173,8 +178,9 @@ class Worker:
                     tabs = []
                     for url, origin, ident in spec["tabs"]:
                         sock = await self.connect(url, origin, spec["cookie"], ident)
+                        reader = self.read_visitor(sock, sender=not tabs)
                         tabs.append(sock)
-                        self.readers.append(asyncio.ensure_future(self.read_visitor(visitor, sock)))
+                        self.readers.append(asyncio.ensure_future(reader))
                         welcome = sock.expect("welcome")
                         await sock.ws.send(dumps(hello(chatflow)))
                         frame = await asyncio.wait_for(welcome, CONNECT_TIMEOUT)
@@ -259,6 +265,10 @@ class Worker:
         sockets = [s for tabs in self.tabs.values() for s in tabs] + [s for _, s in self.agents]
         await asyncio.sleep(start - time.monotonic())
         self.recording = True
+        # The log grows by a tuple a frame: no collector pauses in the client
+        # (what it allocates meanwhile holds no cycles).
+        gc.collect()
+        gc.disable()
         cpu = cpu_seconds()
         tasks = [talk(v, tabs[0]) for v, tabs in self.tabs.items()]
         tasks += [ping(s) for s in sockets]
@@ -271,6 +281,7 @@ class Worker:
                 self.error(f"sending: {type(outcome).__name__}")
         await asyncio.sleep(end + drain - time.monotonic())
         self.recording = False
+        gc.enable()
         cpu = cpu_seconds() - cpu
         return {
             "sent": self.sent,

@@ -36,8 +36,10 @@ def one_line(f: dict) -> str:
     errors = {**f["setup_errors"], **f["run_errors"]}
     return (
         f"v→a {pair(f['visitor_to_agent'])}, a→v {pair(f['agent_to_visitor'])}, "
-        f"lost {f['lost']}/{f['expected']}, ready {f['conversations_ready']}, "
-        f"setup {f['setup_s']} s, CPU server {f['server_cpu']} % client {f['client_cpu']} %"
+        f"lost {f['lost']}/{f['expected']} {f['lost_by_route'] or ''}, "
+        f"answered {f['answers']}/{f['messages']}, ready {f['conversations_ready']}, "
+        f"setup {f['setup_s']} s, CPU server {f['server_cpu']} % client {f['client_cpu']} % "
+        f"others {f['others_cpu']} %, client lag {f['client_lag_ms']} ms"
         + (f", errors {errors}" if errors else "")
     )
 

@@ -70,6 +70,18 @@ async def until(ws, kind, timeout=5):
             return frame
 
 
+async def start_conversation(port, chatflow, visitor, body="start"):
+    """A visitor socket that said hello and started a conversation; returns
+    it and the conversation's id."""
+    ws = await open_socket(
+        port, "/ws/livechat/visitor/", f"livechat_visitor={identity.sign(visitor.key)}"
+    )
+    await ws.send(json.dumps({"type": "hello", "chatflow": chatflow.pk}))
+    await until(ws, "welcome")
+    await ws.send(json.dumps({"type": "message", "id": "visitor-start", "body": body}))
+    return ws, (await until(ws, "ack"))["message"]["conversation"]
+
+
 def db(fn, *args, **kwargs):
     return sync_to_async(fn)(*args, **kwargs)
 
@@ -166,13 +178,7 @@ async def test_concurrent_senders_keep_a_gapless_order(servers):
     inbox = await db(make_inbox, members=[agent])
     chatflow = await db(make_chatflow, inbox)
     visitor = await db(Visitor.objects.create)
-    visitor_ws = await open_socket(
-        port_a, "/ws/livechat/visitor/", f"livechat_visitor={identity.sign(visitor.key)}"
-    )
-    await visitor_ws.send(json.dumps({"type": "hello", "chatflow": chatflow.pk}))
-    await until(visitor_ws, "welcome")
-    await visitor_ws.send(json.dumps({"type": "message", "id": "visitor-start", "body": "start"}))
-    conversation_id = (await until(visitor_ws, "ack"))["message"]["conversation"]
+    visitor_ws, conversation_id = await start_conversation(port_a, chatflow, visitor)
     agent_ws = await open_socket(port_b, "/ws/livechat/agent/", await db(session_cookie, agent))
 
     async def burst(ws, prefix, extra):
@@ -227,11 +233,7 @@ async def test_a_client_far_behind_gets_every_message_in_order_once(servers):
     chatflow = await db(make_chatflow, inbox)
     visitor = await db(Visitor.objects.create)
     cookie = f"livechat_visitor={identity.sign(visitor.key)}"
-    ws = await open_socket(port, "/ws/livechat/visitor/", cookie)
-    await ws.send(json.dumps({"type": "hello", "chatflow": chatflow.pk}))
-    await until(ws, "welcome")
-    await ws.send(json.dumps({"type": "message", "id": "visitor-001", "body": "first"}))
-    conversation_id = (await until(ws, "ack"))["message"]["conversation"]
+    ws, conversation_id = await start_conversation(port, chatflow, visitor, "first")
     await ws.close()
     await db(store_many, conversation_id, agent, 1000)
 
@@ -257,13 +259,7 @@ async def test_a_removed_agent_stops_hearing_the_inbox_at_once(servers):
     other = await db(make_inbox, "Support", members=[agent])
     chatflow = await db(make_chatflow, inbox)
     visitor = await db(Visitor.objects.create)
-    ws = await open_socket(
-        port_a, "/ws/livechat/visitor/", f"livechat_visitor={identity.sign(visitor.key)}"
-    )
-    await ws.send(json.dumps({"type": "hello", "chatflow": chatflow.pk}))
-    await until(ws, "welcome")
-    await ws.send(json.dumps({"type": "message", "id": "visitor-001", "body": "hi"}))
-    conversation_id = (await until(ws, "ack"))["message"]["conversation"]
+    ws, conversation_id = await start_conversation(port_a, chatflow, visitor, "hi")
     agent_ws = await open_socket(port_b, "/ws/livechat/agent/", await db(session_cookie, agent))
     await agent_ws.send(json.dumps({"type": "open", "conversation": conversation_id}))
     await until(agent_ws, "history")

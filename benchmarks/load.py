@@ -382,11 +382,14 @@ def drive(site: Site, system: str, servers: list[Server], clients: Clients, load
     drain = LOSS_AFTER + 0.5
     cpu = [s.cpu_seconds() for s in servers]
     machine = machine_cpu_seconds()
+    measured_from = time.monotonic()
+    run = f"{time.time_ns() // 1_000_000:x}"  # new client ids for every run
     start = time.monotonic() + 1.0
     replies = clients.each(
         "run",
         [
             {
+                "run": run,
                 "start": start,
                 "duration": load.duration,
                 "rate": load.rate,
@@ -396,7 +399,7 @@ def drive(site: Site, system: str, servers: list[Server], clients: Clients, load
             for w in range(workers)
         ],
     )
-    window = time.monotonic() - start
+    window = time.monotonic() - measured_from
     server_cpu = sum(s.cpu_seconds() for s in servers) - sum(cpu)
     client_cpu = sum(r["cpu"] for r in replies)
     others_cpu = machine_cpu_seconds() - machine - server_cpu - client_cpu
@@ -414,6 +417,7 @@ def drive(site: Site, system: str, servers: list[Server], clients: Clients, load
         # Whatever else ran meanwhile (this machine is shared): the noise.
         "others_cpu": round(100 * max(0.0, others_cpu) / window),
         "client_lag_ms": round(1000 * max(r["lag"] for r in replies), 1),
+        "answers_unacknowledged": figures["answers"] - sum(r["acked"] for r in replies),
         "newcomer": replies[0]["probe"],
     }
 

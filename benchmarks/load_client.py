@@ -74,6 +74,7 @@ class Worker:
         self.errors: dict[str, int] = {}
         self.readers: list[asyncio.Task] = []
         self.lag = 0.0  # how late the latest send of the run was, at worst
+        self.acked = 0  # answers the server acknowledged during the run
         self.limit = asyncio.Semaphore(SETUP_CONCURRENCY)
 
     def error(self, what: str):
@@ -133,6 +134,8 @@ class Worker:
                         and self.answerer.get(message["conversation"]) == number
                     ):
                         await self.answer(sock, message["conversation"], body)
+                elif kind == "ack":
+                    self.acked += self.recording
                 elif kind == "history":
                     sock.resolve(frame["conversation"]["id"], True)
                 elif kind == "agent_welcome":
@@ -159,7 +162,7 @@ class Worker:
                 {
                     "type": "message",
                     "conversation": conversation,
-                    "id": "load-" + reply.replace(".", "-"),
+                    "id": f"load-{self.run_id}-" + reply.replace(".", "-"),
                     "body": reply,
                 }
             )
@@ -232,12 +235,19 @@ class Worker:
         await asyncio.gather(*(one(spec) for spec in agents))
         return {"errors": self.take_errors()}
 
-    async def run(self, start: float, duration: float, rate: float, drain: float, probe) -> dict:
+    run_id = ""
+
+    async def run(
+        self, run: str, start: float, duration: float, rate: float, drain: float, probe
+    ) -> dict:
         """From ``start`` (monotonic) for ``duration`` seconds, every visitor
         sends ``rate`` messages a second from its first tab (its first at a
         random moment of the first interval); the agents answer until shortly
         after, and everything that arrives until ``drain`` seconds after the
-        end is logged."""
+        end is logged. ``run`` goes into every client id: the agents are the
+        same users from run to run, and the server would take a reused id
+        for a resend (acknowledged again, stored and delivered never)."""
+        self.run_id = run
         end = start + duration
         self.answer_until = end + 0.5
         interval = 1 / rate
@@ -250,7 +260,7 @@ class Worker:
                 body = f"v{visitor}.{n}"
                 self.sent[body] = now = time.monotonic()
                 self.lag = max(self.lag, now - due)
-                frame = {"type": "message", "id": f"load-{visitor}-{n}", "body": body}
+                frame = {"type": "message", "id": f"load-{run}-{visitor}-{n}", "body": body}
                 await sock.ws.send(dumps(frame))
                 n += 1
                 due += interval
@@ -288,6 +298,7 @@ class Worker:
             "received": self.received,
             "cpu": cpu,
             "lag": self.lag,
+            "acked": self.acked,
             "probe": await newcomer if newcomer else None,
             "errors": self.take_errors(),
         }
@@ -339,7 +350,8 @@ async def new_visitor(spec: dict, at: float) -> dict:
             got[f"{frame['type']}_ms"] = since()
             if frame["type"] != "welcome":
                 return got
-            await ws.send(dumps({"type": "message", "id": "load-newcomer", "body": "hello?"}))
+            frame = {"type": "message", "id": "load-newcomer", "body": "hello?"}
+            await ws.send(dumps(frame))
             while True:
                 frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
                 if frame["type"] in ("ack", "error"):

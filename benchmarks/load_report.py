@@ -41,6 +41,8 @@ def one_line(f: dict) -> str:
         f"setup {f['setup_s']} s, CPU server {f['server_cpu']} % client {f['client_cpu']} % "
         f"others {f['others_cpu']} %, client lag {f['client_lag_ms']} ms"
         + (f", errors {errors}" if errors else "")
+        + (f", unacknowledged {f['answers_unacknowledged']}" if f["answers_unacknowledged"] else "")
+        + (f", duplicates {f['duplicates']}" if f["duplicates"] else "")
     )
 
 

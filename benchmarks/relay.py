@@ -29,19 +29,24 @@ from http.cookies import SimpleCookie
 import django
 from django.conf import settings
 
+# redis-py 8 changed defaults that channels-redis 4.3 relies on: reads time
+# out after 5 s (channels-redis waits for events with a 5 s blocking read, so
+# a consumer idle for 5 s dies with 1011), and a process holds at most 100
+# connections, each opened within 5 s (thousands of sockets joining their
+# groups at once get MaxConnectionsError or a connect timeout, and die with
+# 1011). The relay is a yardstick: it takes redis-py 7's defaults back,
+# whatever the site's settings say.
+REDIS_DEFAULTS = {"socket_timeout": None, "socket_connect_timeout": None, "max_connections": 2**31}
 
-def without_read_timeout(layers: dict) -> dict:
-    """redis-py 8 reads with a 5 s timeout by default, and channels-redis
-    waits for events with a 5 s blocking read: a consumer idle for 5 s dies
-    with 1011. Its documented remedy (``socket_timeout: None``), so that the
-    yardstick measures the relay, whatever the site's settings say."""
+
+def with_redis_defaults(layers: dict) -> dict:
     config = layers["default"].get("CONFIG", {})
     if "hosts" not in config:
         return layers
     hosts = [
-        {"socket_timeout": None, **host}
+        {**REDIS_DEFAULTS, **host}
         if isinstance(host, dict)
-        else {"address": host, "socket_timeout": None}
+        else {**REDIS_DEFAULTS, "address": host}
         for host in config["hosts"]
     ]
     return {"default": {**layers["default"], "CONFIG": {**config, "hosts": hosts}}}
@@ -52,7 +57,7 @@ if not settings.configured:
     from example_site.settings import base
 
     settings.configure(
-        INSTALLED_APPS=["channels"], CHANNEL_LAYERS=without_read_timeout(base.CHANNEL_LAYERS)
+        INSTALLED_APPS=["channels"], CHANNEL_LAYERS=with_redis_defaults(base.CHANNEL_LAYERS)
     )
     django.setup()
 

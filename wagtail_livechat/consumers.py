@@ -91,8 +91,17 @@ class LivechatConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def send_json(self, content):
-        if not self.closing:
+        if self.closing:
+            return
+        try:
             await self.send(text_data=json.dumps(content, separators=(",", ":")))
+        except Exception as error:
+            # The client went while an answer was on its way (daphne raises
+            # autobahn's Disconnected until the connection is fully gone):
+            # nothing to tell it any more; anything else is a real error.
+            if type(error).__name__ != "Disconnected":
+                raise
+            self.closing = True
 
     async def websocket_connect(self, message):
         peer = self.scope.get("client") or ("", 0)

@@ -48,6 +48,7 @@ test: install browser lint
 # tests again on that stack.
 test-scaleout: install
 	$(SCALEOUT_ENV) $(BIN)/python -m pytest -q tests/test_scaleout.py tests/test_consumers.py tests/test_query_budget.py tests/test_config_endpoint.py
+	$(SCALEOUT_ENV) $(BIN)/python -m pytest -q tests/test_faults.py
 
 # Embedded (SQLite, in-memory layer), then scale-out (PostgreSQL, Redis);
 # then the load on both, beside a bare Channels relay (benchmarks/README.md).

@@ -518,6 +518,7 @@ def run_point(site: Site, load: Load, args) -> dict:
         "layer": site.layer,
         "date": datetime.date.today().isoformat(),
         "code": args.label,
+        "named": args.named,
         "load_before": round(os.getloadavg()[0], 2),
         "systems": {},
     }
@@ -655,8 +656,8 @@ def parse(argv=None):
     parser.add_argument(
         "--quiet-wait",
         type=float,
-        default=120,
-        help="seconds to wait, at most, for this shared machine to be quiet before each run",
+        help="seconds to wait, at most, for this shared machine to be quiet before each run "
+        "(default 120, with --bench 30)",
     )
     parser.add_argument(
         "--idle", type=int, default=0, help="also measure memory with this many idle sockets"
@@ -667,10 +668,15 @@ def parse(argv=None):
         "--write", action="store_true", help="record in load.json, README, load.svg"
     )
     parser.add_argument("--site", type=Path, default=ROOT, help="source tree of the site to serve")
-    parser.add_argument("--label", help="what the served code is called in the results")
+    parser.add_argument(
+        "--label", help="name the served code (its rows are kept beside the current code's)"
+    )
     args = parser.parse_args(argv)
     args.systems = args.systems.split(",")
     args.site = args.site.resolve()
+    if args.quiet_wait is None:
+        args.quiet_wait = 30 if args.bench else 120
+    args.named = args.label is not None
     args.label = args.label or code_label(args.site)
     return args
 

@@ -8,6 +8,7 @@ system measured in the same run; a rerun of the same load replaces it.
 
 import json
 import math
+from html import escape
 from pathlib import Path
 
 BEGIN = "<!-- load:begin (benchmarks/load.py writes this part) -->"
@@ -47,7 +48,10 @@ def one_line(f: dict) -> str:
 
 
 def point_key(point: dict) -> str:
-    return "{stack} {conversations}x{rate:g}/s k{agents} t{tabs}".format(**point)
+    """The load; and the code's name when it was named (``--label``), so that
+    a named baseline keeps its rows beside the current code's."""
+    key = "{stack} {conversations}x{rate:g}/s k{agents} t{tabs}".format(**point)
+    return f"{key} [{point['code']}]" if point.get("named") else key
 
 
 class Results:
@@ -78,13 +82,16 @@ class Results:
 
     def sorted_points(self, keys=None) -> list[dict]:
         points = [self.points[k] for k in (keys or self.points)]
-        return sorted(points, key=lambda p: (p["stack"], -p["rate"], p["conversations"]))
+        return sorted(
+            points, key=lambda p: (p["stack"], -p["rate"], p["conversations"], not p.get("named"))
+        )
 
     def table(self, only_new=False) -> str:
         """Ours beside the relay and the echo, one row per system and load."""
         rows = [
             "| stack | conversations × msg/s | agents | system | visitor → agent p50 / p99 "
-            "| agent → visitor p50 / p99 | lost | p99 ÷ relay | CPU server / client | code |",
+            "| agent → visitor p50 / p99 | lost | p99 ÷ relay | CPU: server / client / others "
+            "| code |",
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for point in self.sorted_points(self.new if only_new else None):
@@ -100,7 +107,7 @@ class Results:
                     f"| {point['stack']} | {point['conversations']} × {point['rate']:g} "
                     f"| {point['agents']} | {system} | {ms_pair(f['visitor_to_agent'])} "
                     f"| {ms_pair(f['agent_to_visitor'])} | {lost(f)} | {ratio} "
-                    f"| {f['server_cpu']} % / {f['client_cpu']} % "
+                    f"| {f['server_cpu']} / {f['client_cpu']} / {f.get('others_cpu', '?')} % "
                     f"| {point['code']}, {point['date']} |"
                 )
         return "\n".join(rows)
@@ -209,13 +216,14 @@ PANEL_W, PANEL_H, MARGIN = 420, 300, 56
 def plot(results: Results) -> str:
     """One panel per stack: the worse direction's p99 of each system against
     conversations, both axes logarithmic; solid at 1 msg/s, dashed at human
-    pace; a red ring marks a point that lost messages."""
+    pace, faded and named for a named baseline (``--label``); a red ring
+    marks a point that lost messages."""
     stacks = ["embedded", "scaleout"]
     series: dict = {}
     for p in results.points.values():
         for system, f in p["systems"].items():
             if f["visitor_to_agent"].get("n") and f["agent_to_visitor"].get("n"):
-                key = (p["stack"], system, p["rate"])
+                key = (p["stack"], system, p["rate"], p["code"] if p.get("named") else "")
                 series.setdefault(key, []).append((p["conversations"], worst_p99(f), f["lost"]))
     xs = [x for points in series.values() for x, _, _ in points] or [10, 1000]
     ys = [y for points in series.values() for _, y, _ in points] or [1, 100]
@@ -275,12 +283,19 @@ def plot(results: Results) -> str:
             f'<text transform="translate({left - 38} {top + PANEL_H / 2}) rotate(-90)" '
             'text-anchor="middle">p99, ms (worse direction)</text>'
         )
-        for (s, system, rate), points in sorted(series.items()):
+        for (s, system, rate, baseline), points in sorted(series.items()):
             if s != stack:
                 continue
             points.sort()
             colour = COLOURS.get(system, "black")
             dash = "" if rate >= 1 else ' stroke-dasharray="6 4"'
+            if baseline:
+                dash += ' opacity="0.45"'
+                x, y, _ = points[-1]
+                out.append(
+                    f'<text x="{sx(x) + 6:.1f}" y="{sy(y) + 4:.1f}" fill="{colour}" '
+                    f'opacity="0.7">{escape(baseline)}</text>'
+                )
             path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y, _ in points)
             out.append(
                 f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>'
@@ -302,7 +317,7 @@ def plot(results: Results) -> str:
         x += 90
     out.append(
         f'<text x="{x}" y="{legend_y}">solid: 1 msg/s per conversation; dashed: 1 per 10 s; '
-        "red ring: messages lost</text>"
+        "red ring: messages lost; faded: a named baseline</text>"
     )
     out.append("</svg>")
     return "\n".join(out) + "\n"

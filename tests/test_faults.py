@@ -797,18 +797,6 @@ async def until_answer(ws, frame_id: str, timeout: float = 10) -> dict | None:
             return frame
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Server bug: with Redis unreachable, VisitorConsumer._post calls throttle.allow, whose "
-        "cache (Django's RedisCache) raises ConnectionError; _post_in_order answers "
-        "{'type': 'error', 'code': 'bad_frame', 'message': 'The message could not be stored.', "
-        "'id': ...} to a valid message and stores nothing. bad_frame says the frame was wrong, "
-        "so chat.js drops the message from its pending ones (only rate_limited is retried): "
-        "the visitor's message is lost. A client that does resend it lands it after the "
-        "messages it wrote later, once Redis is back."
-    ),
-)
 async def test_a_visitor_message_is_not_refused_while_redis_is_down(tmp_path):
     """While Redis is away, a visitor's valid message is stored and
     acknowledged, or its socket closes (and the widget resends it on the next
@@ -852,19 +840,6 @@ async def test_a_visitor_message_is_not_refused_while_redis_is_down(tmp_path):
         await db(connections.close_all)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Server bug: every visitor message opens a new TCP connection to Redis. "
-        "VisitorConsumer._post runs in a task of its own per message (on_message -> "
-        "ensure_future), so the rate limiter's cache client (django.core.cache.caches is "
-        "context-local) is created afresh, with its own connection pool, for each message, and "
-        "the old ones linger until garbage collection: 30 messages on one socket -> ~30 "
-        "connections (Redis INFO total_connections_received), each with its handshake and "
-        "redis-py's per-connection driver-info lookup (importlib.metadata), on every "
-        "message. Past maxclients (10,000 by default), Redis refuses everyone."
-    ),
-)
 async def test_a_visitor_socket_does_not_open_a_redis_connection_per_message(tmp_path):
     redis_server = RedisServer(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379"))
     server = launch(tmp_path)

@@ -191,6 +191,18 @@ def test_create_view_renders_the_four_tabs(site):
     assert {"name", "inbox", "url_rules-TOTAL_FORMS", "target_locales", "survey_question"} <= names
 
 
+def test_page_types_offered_are_the_page_models(site):
+    """The "page types" list offers the site's page models, not every model
+    of every app (users, images, chatflows...)."""
+    html = site["client"].get(url("add")).content.decode()
+    field = BeautifulSoup(html, "html.parser").find(attrs={"name": "target_page_types"})
+    offered = {o.get("value") for o in field.find_all(["option", "input"]) if o.get("value")}
+    pages = {str(ContentType.objects.get_for_model(m).pk) for m in (ArticlePage, StandardPage)}
+    assert pages <= offered
+    assert str(ContentType.objects.get_for_model(Chatflow).pk) not in offered
+    assert str(ContentType.objects.get_for_model(Group).pk) not in offered
+
+
 def test_create_saves_every_field_of_every_tab(
     site, image, django_capture_on_commit_callbacks, django_assert_num_queries
 ):

@@ -18,11 +18,11 @@ from django.core.cache import caches
 from django.templatetags.static import static
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from wagtail.models import Page
 from wagtail.rich_text import expand_db_html
 
 from . import defaults, hours, targeting
 from .conf import conf
+from .pages import page_model
 
 PREFIX = "wagtail_livechat"
 HEADING_AGENTS_SHOWN = 3
@@ -174,7 +174,7 @@ class PageFacts:
 
 
 def _read_page_facts(page_id: int) -> PageFacts | None:
-    page = Page.objects.live().filter(pk=page_id).select_related("locale").first()
+    page = page_model().objects.live().filter(pk=page_id).select_related("locale").first()
     if page is None:
         return None
     specific = page.specific_deferred
@@ -336,7 +336,7 @@ def boot_data(page=None) -> dict:
         "config": reverse("wagtail_livechat:config"),
         "visitor": reverse("wagtail_livechat:visitor"),
         "search": reverse("wagtail_livechat:search"),
-        "page": page.pk if isinstance(page, Page) else None,
+        "page": page.pk if isinstance(page, page_model()) else None,
         "chat": static("wagtail_livechat/chat.js"),
         "ws": "/ws/livechat/",
         "defer": conf.DEFER,

@@ -5,11 +5,19 @@ from urllib.parse import urlsplit
 from django import forms
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
+from wagtail.models import get_page_content_types
 
 KNOWLEDGE_BASE_MIN_PAGES = 3
 
 
 class ChatflowForm(WagtailAdminModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "target_page_types" in self.fields:
+            # The page models of the site (under its page model, swapped or
+            # not), not every content type of every app.
+            self.fields["target_page_types"].queryset = get_page_content_types()
+
     def clean(self):
         data = super().clean()
         self._check_knowledge_base(data)

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-import swapper
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -38,6 +37,7 @@ from django.utils.translation import gettext as _
 
 from . import assignment, memo, tasks
 from .models import AgentStatus, Chatflow, Contact, Conversation, Inbox, Message, Visitor
+from .pages import page_model
 from .throttle import allow
 
 log = logging.getLogger(__name__)
@@ -640,8 +640,7 @@ def _page_at(url: str, page_id: int | None) -> int | None:
     agents' "edit this page" link must not point wherever a visitor says."""
     if not page_id:
         return None
-    Page = swapper.load_model("wagtailcore", "Page")
-    page = Page.objects.live().filter(pk=page_id).first()
+    page = page_model().objects.live().filter(pk=page_id).first()
     if page is None or page.get_url() not in (url, urlsplit(url).path):
         return None
     return page.pk

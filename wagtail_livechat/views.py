@@ -4,13 +4,13 @@ from django.http import JsonResponse
 from django.template.response import TemplateResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from wagtail.models import Page
 from wagtail.search.query import PlainText
 
 from . import clients, config, identity, origins, service, targeting
 from .conf import conf
 from .forms import ConfigQueryForm, SearchForm
 from .models import Chatflow, Visitor
+from .pages import page_model
 from .throttle import allow
 
 SEARCH_RESULTS = 5
@@ -139,7 +139,8 @@ def knowledge_base_search(request):
     if not words:
         return JsonResponse({"results": []})
     pages = (
-        Page.objects.live()
+        page_model()
+        .objects.live()
         .public()
         .descendant_of(chatflow.knowledge_base_root)
         # Plain words: no query syntax for a visitor to get wrong (a lone

@@ -8,8 +8,13 @@ import wagtail.fields
 import wagtail.models.preview
 import wagtail_livechat.models.chatflow
 import wagtail_livechat.models.inbox
+from wagtail_livechat.pages import page_model_name
 from django.conf import settings
 from django.db import migrations, models
+
+
+# The site's page model (Wagtail 8's WAGTAIL_PAGE_MODEL): page_model_name()
+# rather than settings.WAGTAIL_PAGE_MODEL, which Wagtail 7 does not define.
 
 
 class Migration(migrations.Migration):
@@ -22,7 +27,7 @@ class Migration(migrations.Migration):
         ('wagtailcore', '0098_apitoken'),
         ('wagtailimages', '0027_image_description'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
-        migrations.swappable_dependency(settings.WAGTAIL_PAGE_MODEL),
+        migrations.swappable_dependency(page_model_name()),
     ]
 
     operations = [
@@ -87,13 +92,13 @@ class Migration(migrations.Migration):
                 ('avatar', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='wagtailimages.image', verbose_name='avatar')),
                 ('heading_groups', modelcluster.fields.ParentalManyToManyField(blank=True, help_text='With more than three people, three are shown at random.', related_name='+', to='auth.group', verbose_name='groups')),
                 ('heading_users', modelcluster.fields.ParentalManyToManyField(blank=True, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='users')),
-                ('knowledge_base_root', models.ForeignKey(blank=True, help_text='The page whose live descendants are searched. It needs at least three live pages under it.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.WAGTAIL_PAGE_MODEL, verbose_name='knowledge base')),
+                ('knowledge_base_root', models.ForeignKey(blank=True, help_text='The page whose live descendants are searched. It needs at least three live pages under it.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=page_model_name(), verbose_name='knowledge base')),
                 ('latest_revision', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='wagtailcore.revision', verbose_name='latest revision')),
                 ('live_revision', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='wagtailcore.revision', verbose_name='live revision')),
                 ('locked_by', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='locked_%(class)ss', to=settings.AUTH_USER_MODEL, verbose_name='locked by')),
                 ('target_locales', modelcluster.fields.ParentalManyToManyField(blank=True, related_name='+', to='wagtailcore.locale', verbose_name='locales')),
                 ('target_page_types', modelcluster.fields.ParentalManyToManyField(blank=True, help_text='Only on pages of these types.', related_name='+', to='contenttypes.contenttype', verbose_name='page types')),
-                ('target_pages', modelcluster.fields.ParentalManyToManyField(blank=True, help_text='Only on these pages and the pages below them.', related_name='+', to=settings.WAGTAIL_PAGE_MODEL, verbose_name='page subtrees')),
+                ('target_pages', modelcluster.fields.ParentalManyToManyField(blank=True, help_text='Only on these pages and the pages below them.', related_name='+', to=page_model_name(), verbose_name='page subtrees')),
                 ('target_sites', modelcluster.fields.ParentalManyToManyField(blank=True, related_name='+', to='wagtailcore.site', verbose_name='sites')),
                 ('inbox', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='chatflows', to='wagtail_livechat.inbox', verbose_name='inbox')),
             ],

@@ -5,7 +5,6 @@ Drafts live in revisions; the database row is the published version, and
 through :mod:`wagtail_livechat.config`.
 """
 
-import swapper
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericRelation
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -32,9 +31,10 @@ from wagtail.search import index
 
 from .. import defaults
 from ..forms import ChatflowForm
+from ..pages import page_model_name
 from .inbox import Inbox
 
-PAGE_MODEL = swapper.get_model_name("wagtailcore", "Page")
+PAGE_MODEL = page_model_name()
 
 
 def _language_choices():

@@ -1,8 +1,27 @@
 """System checks of the app."""
 
-from django.test import override_settings
+from io import StringIO
 
-from wagtail_livechat.checks import check_persistent_connections
+import pytest
+from channels.auth import AuthMiddlewareStack
+from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.routing import ProtocolTypeRouter, URLRouter
+from channels.security.websocket import OriginValidator
+from django.core.asgi import get_asgi_application
+from django.core.checks import ERROR
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.test import override_settings
+from django.urls import path
+
+from wagtail_livechat.checks import (
+    check_asgi_application,
+    check_channel_layer,
+    check_persistent_connections,
+)
+from wagtail_livechat.consumers import AgentConsumer, VisitorConsumer
+from wagtail_livechat.origins import OriginCheck
+from wagtail_livechat.routing import websocket_application, websocket_urlpatterns
 
 
 def database(**fields):
@@ -35,3 +54,153 @@ def test_says_when_the_cache_is_per_process():
     shared = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache"}}
     with override_settings(CACHES=shared):
         assert check_shared_cache() == []
+
+
+# -- The channel layer -------------------------------------------------------
+
+IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+LOCAL = {"default": {"BACKEND": "wagtail_livechat.layers.LocalChannelLayer"}}
+REDIS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": ["redis://127.0.0.1:6379/15"]},
+    }
+}
+
+
+@pytest.mark.parametrize("layers", [None, {}, {"other": IN_MEMORY["default"]}])
+def test_no_channel_layer_is_an_error(layers):
+    with override_settings(CHANNEL_LAYERS=layers):
+        (error,) = check_channel_layer()
+    assert error.id == "wagtail_livechat.E003" and error.level == ERROR
+    assert "is not configured" in error.msg
+    assert "RedisChannelLayer" in error.hint
+
+
+def test_a_layer_that_does_not_import_is_an_error():
+    with override_settings(CHANNEL_LAYERS={"default": {"BACKEND": "no_such.Layer"}}):
+        (error,) = check_channel_layer()
+    assert error.id == "wagtail_livechat.E003" and "cannot be imported" in error.msg
+
+
+@pytest.mark.parametrize("layers", [IN_MEMORY, LOCAL])
+def test_in_memory_layer_in_production_warns(layers):
+    with override_settings(CHANNEL_LAYERS=layers, DEBUG=False):
+        (warning,) = check_channel_layer()
+    assert warning.id == "wagtail_livechat.W004"
+    assert "one process" in warning.msg and "RedisChannelLayer" in warning.hint
+    with override_settings(CHANNEL_LAYERS=layers, DEBUG=True):
+        assert check_channel_layer() == []
+
+
+def test_redis_layer_is_quiet():
+    with override_settings(CHANNEL_LAYERS=REDIS, DEBUG=False):
+        assert check_channel_layer() == []
+
+
+# -- The ASGI application ----------------------------------------------------
+# Applications for ASGI_APPLICATION = "tests.test_checks.<name>".
+
+http_only = ProtocolTypeRouter({"http": get_asgi_application()})
+no_origin_check = ProtocolTypeRouter(
+    {"websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns))}
+)
+every_origin = OriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)), ["*"])
+no_sessions = OriginCheck(URLRouter(websocket_urlpatterns))
+under_a_prefix = websocket_application(URLRouter([path("chat/", URLRouter(websocket_urlpatterns))]))
+
+
+class OtherConsumer(AsyncWebsocketConsumer):
+    pass
+
+
+# A site's own stack: Channels' validator, other routes beside ours, and ours
+# nested under their common prefix.
+own_stack = ProtocolTypeRouter(
+    {
+        "http": get_asgi_application(),
+        "websocket": OriginValidator(
+            AuthMiddlewareStack(
+                URLRouter(
+                    [
+                        path("ws/other/", OtherConsumer.as_asgi()),
+                        path(
+                            "ws/livechat/",
+                            URLRouter(
+                                [
+                                    path("visitor/", VisitorConsumer.as_asgi()),
+                                    path("agent/", AgentConsumer.as_asgi()),
+                                ]
+                            ),
+                        ),
+                    ]
+                )
+            ),
+            ["https://www.example.com"],
+        ),
+    }
+)
+
+
+async def opaque(scope, receive, send):  # pragma: no cover (never called)
+    pass
+
+
+def findings(application):
+    with override_settings(ASGI_APPLICATION=application):
+        return [(f.id, f.msg) for f in check_asgi_application()]
+
+
+def ids(application):
+    return sorted(i for i, _ in findings(application))
+
+
+def test_the_documented_asgi_application_is_quiet():
+    assert findings("example_site.asgi.application") == []
+
+
+def test_a_sites_own_stack_is_quiet():
+    assert findings("tests.test_checks.own_stack") == []
+
+
+def test_no_asgi_application_warns():
+    assert ids(None) == ["wagtail_livechat.W005"]
+
+
+def test_an_asgi_application_that_does_not_load_is_an_error():
+    ((id_, msg),) = findings("tests.test_checks.no_such_application")
+    assert id_ == "wagtail_livechat.E006" and "no_such_application" in msg
+    ((id_, msg),) = findings("tests.no_such_module.application")
+    assert id_ == "wagtail_livechat.E006"
+
+
+@pytest.mark.parametrize("application", ["http_only", "under_a_prefix"])
+def test_missing_routes_warn(application):
+    found = findings(f"tests.test_checks.{application}")
+    assert [i for i, _ in found] == ["wagtail_livechat.W007"] * 2
+    assert "/ws/livechat/visitor/" in found[0][1] and "/ws/livechat/agent/" in found[1][1]
+
+
+@pytest.mark.parametrize("application", ["no_origin_check", "every_origin"])
+def test_sockets_without_an_origin_check_are_an_error(application):
+    found = findings(f"tests.test_checks.{application}")
+    assert [i for i, _ in found] == ["wagtail_livechat.E008"] * 2
+    assert "with an agent's session" in found[1][1]
+
+
+def test_sockets_without_sessions_warn():
+    found = findings("tests.test_checks.no_sessions")
+    assert [i for i, _ in found] == ["wagtail_livechat.W009"] * 2
+    assert "cookies" in found[0][1] and "agents cannot sign in" in found[1][1]
+
+
+def test_an_application_it_cannot_see_into_is_said():
+    found = findings("tests.test_checks.opaque")
+    assert [i for i, _ in found] == ["wagtail_livechat.I010"] * 2
+    assert "tests.test_checks.opaque" in found[0][1]
+
+
+def test_errors_stop_manage_py_check():
+    with override_settings(ASGI_APPLICATION="tests.test_checks.no_origin_check"):
+        with pytest.raises(SystemCheckError, match="E008"):
+            call_command("check", stdout=StringIO(), stderr=StringIO())

@@ -49,6 +49,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "example_site.csp.ContentSecurityPolicyMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
 ]
 
@@ -156,6 +157,24 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = PROJECT_DIR / "media"
 
 WAGTAIL_SITE_NAME = "Example site"
+# Under the strict policy below, the admin's pictures and requests stay on
+# the site: no Gravatar avatars, no check for new Wagtail releases.
+WAGTAIL_GRAVATAR_PROVIDER_URL = None
+WAGTAIL_ENABLE_UPDATE_CHECK = False
+
+# A strict Content-Security-Policy (example_site/csp.py: the first regex that
+# matches the path and query string wins). The public pages, the widget, the
+# agents' inbox and the chatflow preview need no inline script or style.
+# The rest of Wagtail's admin goes without: its editing views still run
+# inline scripts (choosers and inline panels, wagtail/wagtail#12940) and its
+# rich-text editor adds <style> elements.
+STRICT_CSP = "default-src 'self'; style-src 'self'; script-src 'self'"
+EXAMPLE_CSP = [
+    (r"^/admin/livechat/(\d+/)?(\?|$)", STRICT_CSP),  # the inbox
+    (r"^/admin/livechat/chatflows/preview/", STRICT_CSP),
+    (r"^/admin/", None),
+    (r"", STRICT_CSP),
+]
 WAGTAILADMIN_BASE_URL = os.environ.get("WAGTAILADMIN_BASE_URL", "http://127.0.0.1:8000")
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 WAGTAILDOCS_EXTENSIONS = ["pdf", "txt"]

@@ -2,7 +2,7 @@ import os
 import tempfile
 
 from .base import *  # noqa: F403
-from .base import DATABASES
+from .base import DATABASES, EXAMPLE_CSP
 
 SECRET_KEY = "tests-not-secret"  # noqa: S105
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -27,3 +27,11 @@ WAGTAIL_LIVECHAT_ALLOWED_ORIGINS = ["http://testserver"]
 # Query counts stay exact: a test reads the config generation once (its own
 # changes are seen at once anyway).
 WAGTAIL_LIVECHAT_CONFIG_CHECK_EVERY = 3600
+# A page asked with ?csp=nonce is served under a nonce-based strict policy
+# (scripts need the response's nonce; what they load is trusted in turn), so
+# that the browser tests try the widget under both kinds of policy.
+NONCE_CSP = (
+    "default-src 'self'; script-src 'nonce-{nonce}' 'strict-dynamic'; "
+    "style-src 'self' 'nonce-{nonce}'; object-src 'none'; base-uri 'none'"
+)
+EXAMPLE_CSP = [(r"[?&]csp=nonce(&|$)", NONCE_CSP), *EXAMPLE_CSP]

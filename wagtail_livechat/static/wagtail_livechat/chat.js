@@ -52,7 +52,7 @@ const field = (label, attrs) => {
 const clientId = () =>
   crypto.randomUUID ? crypto.randomUUID() : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`;
 
-export function mount({ root, cfg, boot, emit }) {
+export function mount({ root, cfg, boot, emit, sheet }) {
   const s = cfg.strings;
   const preview = !!boot.chatflow;
   const pending = new Map(); // client id -> {body, el}
@@ -130,8 +130,10 @@ export function mount({ root, cfg, boot, emit }) {
   const panel = h("section", { class: "chat", role: "dialog", "aria-label": heading.name || s.open, hidden: true,
     onkeydown: (e) => e.key === "Escape" && window.WagtailLivechat.close() },
     header, body, typing, compose);
-  const style = h("style", { text: CSS });
-  root.append(style);
+  // The loader's (no <style> element, which a strict CSP blocks); a loader
+  // cached from before it existed gets the <style>.
+  if (sheet) sheet(root, CSS);
+  else root.append(h("style", { text: CSS }));
   root.querySelector(".l").prepend(panel);
   renderStatus();
 
@@ -452,8 +454,7 @@ export function mount({ root, cfg, boot, emit }) {
       clearTimeout(retry);
       clearInterval(pinger);
       ws?.close();
-      panel.remove();
-      style.remove();
+      panel.remove(); // the stylesheet goes with the loader's shadow root
     },
   };
 }

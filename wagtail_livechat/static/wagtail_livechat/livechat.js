@@ -6,6 +6,7 @@
   const w = window;
   const el = d.getElementById("wagtail-livechat");
   if (!el || w.WagtailLivechat) return;
+  const nonce = d.currentScript?.nonce || ""; // the page's CSP nonce, if it uses one
   const boot = JSON.parse(el.textContent);
   const listeners = {};
   let cfg = null;
@@ -33,6 +34,16 @@
     }
     node.append(...kids);
     return node;
+  };
+  /* Styles without a <style> element or style attribute, which a strict
+   * Content-Security-Policy blocks: a constructed stylesheet adopted by the
+   * shadow root (CSP does not apply to it). Older browsers get a <style>
+   * with the page's nonce. */
+  const sheet = (r, text) => {
+    if (!r.adoptedStyleSheets) return r.append(h("style", { text, nonce }));
+    const s = new CSSStyleSheet();
+    s.replaceSync(text);
+    r.adoptedStyleSheets = [...r.adoptedStyleSheets, s];
   };
 
   const device = () => {
@@ -66,7 +77,8 @@
     host = h("div", { id: "wagtail-livechat-root" });
     root = host.attachShadow({ mode: "open" });
     const s = cfg.strings;
-    const wrap = h("div", { class: `l ${cfg.position}`, style: `--c:${cfg.color}` });
+    const wrap = h("div", { class: `l ${cfg.position}` });
+    wrap.style.setProperty("--c", cfg.color); // CSSOM: allowed by CSP, unlike style="..."
     const launcher = h("button", {
       class: "btn",
       type: "button",
@@ -90,7 +102,8 @@
       wrap.append(prompt);
     }
     wrap.append(launcher);
-    root.append(h("style", { text: CSS }), wrap);
+    sheet(root, CSS);
+    root.append(wrap);
     d.body.append(host);
     if (mode === "prompt_and_open") arm(cfg.desktop);
     state = "ready";
@@ -113,7 +126,7 @@
   function mountChat() {
     const current = root;
     // One import and one panel, however often the launcher is clicked meanwhile.
-    loading = loading || import(boot.chat).then((m) => m.mount({ root: current, cfg, boot, emit }));
+    loading = loading || import(boot.chat).then((m) => m.mount({ root: current, cfg, boot, emit, sheet }));
     return loading;
   }
 

@@ -217,7 +217,12 @@ def test_host_page_styles_do_not_leak_into_the_widget(page, demo):
     page.goto("/")
     button = launcher(page)
     expect(button).to_be_visible()
-    page.add_style_tag(content="button{background:red} button, div, p {font-size:40px}")
+    # A stylesheet of the page's (constructed: its strict CSP refuses a <style>).
+    page.evaluate(
+        "css => { const s = new CSSStyleSheet(); s.replaceSync(css);"
+        " document.adoptedStyleSheets = [...document.adoptedStyleSheets, s]; }",
+        "button{background:red} button, div, p {font-size:40px}",
+    )
     # The host page's own buttons turn red: the style is in force.
     own = page.evaluate(
         "() => { const b = document.createElement('button'); document.body.append(b);"

@@ -6,7 +6,7 @@
   const w = window;
   const el = d.getElementById("wagtail-livechat");
   if (!el || w.WagtailLivechat) return;
-  const nonce = d.currentScript?.nonce || ""; // the page's CSP nonce, if it uses one
+  const nonce = d.currentScript?.nonce || ""; // the page's CSP nonce, if any
   const boot = JSON.parse(el.textContent);
   const listeners = {};
   let cfg = null;
@@ -35,10 +35,8 @@
     node.append(...kids);
     return node;
   };
-  /* Styles without a <style> element or style attribute, which a strict
-   * Content-Security-Policy blocks: a constructed stylesheet adopted by the
-   * shadow root (CSP does not apply to it). Older browsers get a <style>
-   * with the page's nonce. */
+  /* Not <style> nor style="" (a strict CSP blocks both): a constructed
+   * stylesheet, which CSP lets through; old browsers: <style nonce>. */
   const sheet = (r, text) => {
     if (!r.adoptedStyleSheets) return r.append(h("style", { text, nonce }));
     const s = new CSSStyleSheet();
@@ -78,7 +76,7 @@
     root = host.attachShadow({ mode: "open" });
     const s = cfg.strings;
     const wrap = h("div", { class: `l ${cfg.position}` });
-    wrap.style.setProperty("--c", cfg.color); // CSSOM: allowed by CSP, unlike style="..."
+    wrap.style.setProperty("--c", cfg.color); // CSSOM: CSP allows it
     const launcher = h("button", {
       class: "btn",
       type: "button",

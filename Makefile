@@ -50,6 +50,37 @@ test: install browser lint
 test-swapped-page: install
 	$(BIN)/python -m pytest -q tests/swapped_page --ds=tests.swapped_page.settings
 
+# The suite (but the browser and scale-out tests) on each supported Wagtail,
+# Django and Python (tox.ini). Python 3.12 and 3.13 come from pyenv where this
+# machine has them; tox reports an interpreter it cannot find as skipped.
+# `make test-matrix ENVS=py311-wagtail74-django52,py313-wagtail8-django61`
+# runs some of it.
+empty :=
+space := $(empty) $(empty)
+PYENV_BINS := $(wildcard $(HOME)/.pyenv/versions/3.1[1-9]*/bin)
+TOX := PATH="$(subst $(space),:,$(strip $(PYENV_BINS) $(abspath $(BIN)))):$$PATH" $(BIN)/tox
+ENVS ?= ALL
+test-matrix: install
+	$(TOX) run -e $(ENVS)
+
+# CI's share of the matrix, within its time: the oldest supported stack
+# (Wagtail 7.4, Django 5.2, Python 3.11) on the unit, view and consumer tests
+# (`make test` covers Wagtail 8 on the project's virtualenv). The live-server
+# suites (fuzz, protocol conformance) run there too, not here.
+MATRIX_CI_ENV := py311-wagtail74-django52
+MATRIX_CI_ARGS := --ignore=tests/test_fuzz.py --ignore=tests/test_protocol_live.py
+test-matrix-ci: install
+	$(TOX) run --skip-missing-interpreters false -e $(MATRIX_CI_ENV) -- $(MATRIX_CI_ARGS)
+
+# The sdist and wheel (dist/), twine's check, the wheel's contents, and a
+# smoke test of the wheel installed into a new virtualenv, run outside the
+# source tree (.ci/wheel_smoke.py).
+test-wheel: install
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+	$(BIN)/python .ci/wheel_smoke.py dist
+
 # Several daphne processes on PostgreSQL + Redis, and the protocol and config
 # tests again on that stack.
 test-scaleout: install

@@ -11,6 +11,7 @@ from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import ReorderView, SnippetViewSet, SnippetViewSetGroup
 
 from . import admin_views, config, service
+from .compat import SubmenuHookMixin
 from .models import CannedResponse, Chatflow, Inbox
 
 
@@ -114,7 +115,7 @@ class CannedResponseViewSet(SnippetViewSet):
     search_fields = ["shortcut", "text"]
 
 
-class LivechatViewSetGroup(SnippetViewSetGroup):
+class LivechatViewSetGroup(SubmenuHookMixin, SnippetViewSetGroup):
     """The "Live chat" menu; "Conversations" joins it through its hook."""
 
     items = (ChatflowViewSet, InboxViewSet, CannedResponseViewSet)

@@ -120,3 +120,32 @@ async def test_idle_ping_reads_one_seq_and_no_messages(room):
     assert work(seen) == ["SELECT"]  # the conversation's last seq; nothing new
     for s in [ws, *sockets]:
         await s.disconnect()
+
+
+async def test_connections_are_health_checked_at_most_once_a_second(room, settings):
+    """Django's health check is a query of its own (PostgreSQL: ``SELECT 1``);
+    run before every hop to the database thread it was a fifth of a busy
+    process's database work."""
+    from django.db import connections
+
+    agents, chatflow, visitor = room
+    ws, sockets, _pk = await open_everywhere(agents, visitor, chatflow)
+    wrapper = type(connections["default"])
+    checks = []
+    original = wrapper.is_usable
+
+    def is_usable(self):
+        checks.append(self)
+        return original(self)
+
+    wrapper.is_usable = is_usable
+    try:
+        for i in range(20):
+            await ws.send_json_to({"type": "message", "id": f"check-{i:04d}", "body": f"{i}"})
+            await receive_until(ws, "ack")
+    finally:
+        wrapper.is_usable = original
+    # 20 hops in well under a second or two: one or two checks, not twenty.
+    assert len(checks) <= 2, len(checks)
+    for s in [ws, *sockets]:
+        await s.disconnect()

@@ -286,3 +286,51 @@ async def test_a_removed_agent_stops_hearing_the_inbox_at_once(servers):
         await asyncio.wait_for(agent_ws.recv(), 5)
     assert closed.value.rcvd.code == 4003
     await ws.close()
+
+
+def test_a_message_is_stored_when_the_database_connection_died():
+    """Connections are health-checked at most once a second, so one that the
+    database dropped (a restart, an idle timeout) is found by the query that
+    fails: the work runs again on a new connection and the visitor gets an
+    ack, not an error."""
+    from asgiref.sync import async_to_sync
+
+    from tests.sockets import receive_until, visitor_socket
+    from wagtail_livechat import tasks
+
+    # The test's own connections live on: the main thread's (the fixtures')
+    # and the helper thread's (``db``).
+    connection.ensure_connection()
+    keep = [connection.connection.info.backend_pid]
+
+    @async_to_sync
+    async def scenario():
+        inbox = await db(make_inbox)
+        chatflow = await db(make_chatflow, inbox)
+        visitor = await db(Visitor.objects.create)
+        ws, _ = await visitor_socket(visitor, chatflow)
+        await ws.send_json_to({"type": "message", "id": "first-0001", "body": "first"})
+        await receive_until(ws, "ack")
+
+        def terminate_the_others():
+            # Every connection to the test database but this one: the database
+            # threads' (the one thread, or a pool), as a restart would.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                    "AND pid <> ALL(%s)",
+                    [keep],
+                )
+                return cursor.rowcount
+
+        await asyncio.to_thread(tasks.drain)  # the first message's side work, done
+        assert await db(terminate_the_others) >= 1
+        await ws.send_json_to({"type": "message", "id": "second-0001", "body": "second"})
+        ack, others = await receive_until(ws, "ack", timeout=5)
+        assert ack["message"]["seq"] == 2
+        assert not [f for f in others if f["type"] == "error"]
+        assert await db(lambda: Message.objects.filter(client_id="second-0001").count()) == 1
+        await ws.disconnect()
+
+    scenario()

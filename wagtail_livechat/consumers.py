@@ -14,13 +14,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 from collections import Counter
 
+from asgiref.sync import SyncToAsync
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.db import connection
+from django.db import (
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connection,
+    connections,
+)
 from django.utils.translation import gettext as _
 
 from . import clients, identity, memo, protocol, service
@@ -46,10 +53,46 @@ def _collecting(fn, *args, **kwargs):
         return fn(*args, **kwargs), deliveries
 
 
+_checked = threading.local()
+CHECK_CONNECTIONS_EVERY = 1.0  # seconds
+
+
+class DatabaseWork(SyncToAsync):
+    """Channels' ``database_sync_to_async``, but checking the thread's
+    connections (age, health) at most once a second: Django's health check
+    is a query of its own (``SELECT 1``), and checking before every hop was
+    a fifth of a busy process's database work. A connection that died since
+    (the database restarted) fails its query; it is then replaced and the
+    work run once more, which is safe: every write of the service is
+    idempotent (a message by its client id, the rest set a state)."""
+
+    def thread_handler(self, loop, *args, **kwargs):
+        now = time.monotonic()
+        if now >= getattr(_checked, "next", 0.0):
+            close_old_connections()
+            _checked.next = now + CHECK_CONNECTIONS_EVERY
+        try:
+            return super().thread_handler(loop, *args, **kwargs)
+        except (OperationalError, InterfaceError):
+            if not _replace_broken_connections():
+                raise
+            return super().thread_handler(loop, *args, **kwargs)
+
+
+def _replace_broken_connections() -> bool:
+    """Close this thread's connections that no longer work; True if any."""
+    replaced = False
+    for conn in connections.all(initialized_only=True):
+        if conn.connection is not None and not conn.in_atomic_block and not conn.is_usable():
+            conn.close()
+            replaced = True
+    return replaced
+
+
 # One database thread per process (Channels' default), or a pool of them,
 # each with its own connection, so that commits overlap (see conf.py).
-_one_thread = database_sync_to_async(_collecting)
-_thread_pool = database_sync_to_async(_collecting, thread_sensitive=False)
+_one_thread = DatabaseWork(_collecting)
+_thread_pool = DatabaseWork(_collecting, thread_sensitive=False)
 
 
 def _collected(fn, *args, **kwargs):
@@ -180,9 +223,13 @@ class LivechatConsumer(AsyncWebsocketConsumer):
             await self.send_json(error.as_frame())
         except service.ServiceError as error:
             await self.send_error(error.code, error.message, frame["id"])
-        except Exception:  # a task's error would otherwise go unseen
+        except Exception:  # the database or the channel layer failed: retryable
             log.exception("livechat: sending a message failed")
-            await self.send_error("bad_frame", _("The message could not be stored."), frame["id"])
+            await self.send_error(
+                "unavailable",
+                _("The message could not be stored yet; it will be retried."),
+                frame["id"],
+            )
         finally:
             self.posting.discard(frame["id"])
 

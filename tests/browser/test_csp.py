@@ -161,6 +161,11 @@ def page_height(page):
 def test_widget_and_inbox_work_under_a_strict_csp(page, violations, agent, demo):
     visitor = page
     agent_violations = agent.context.livechat_violations
+    fetched = []  # the widget's files (the budgets of tests/test_widget_size.py)
+    visitor.on(
+        "request",
+        lambda r: "/static/wagtail_livechat/" in r.url and fetched.append(r.url.rsplit("/", 1)[1]),
+    )
 
     response = visitor.goto("/")
     assert policy_of(response) == STRICT
@@ -172,10 +177,13 @@ def test_widget_and_inbox_work_under_a_strict_csp(page, violations, agent, demo)
     # No <style> element (CSP blocks them): the loader's constructed stylesheet.
     assert (styles["styleElements"], styles["adopted"]) == (0, 1)
 
+    assert fetched == ["livechat.js"]  # no stylesheet before interaction
+
     height = page_height(visitor)
     dialog = open_chat(visitor, path=None)
     styles = assert_dialog_styled(visitor, dialog)
     assert (styles["styleElements"], styles["adopted"]) == (0, 2)  # + chat.js's
+    assert fetched == ["livechat.js", "chat.js"]  # and none after
     assert page_height(visitor) == height  # the panel takes no room in the page
 
     # The visitor writes (a websocket to the same host: default-src 'self').

@@ -102,8 +102,9 @@ class Site:
     members of the demo chatflow's inbox) with sessions, and fresh visitors
     for every run (each run starts its conversations)."""
 
-    def __init__(self, stack: str, source: Path):
+    def __init__(self, stack: str, source: Path, server: str = "daphne"):
         self.stack = stack
+        self.server = server
         self.source = source
         self.env = dict(
             os.environ,
@@ -204,8 +205,13 @@ class Server:
     def __init__(self, app: str, site: Site):
         self.port = free_port()
         self.log = Path(tempfile.mkstemp(prefix="load-daphne-", suffix=".log")[1])
+        if site.server == "uvicorn":
+            command = ["uvicorn", "--host", "127.0.0.1", "--port", str(self.port)]
+            command += ["--no-access-log", "--ws", "websockets", "--lifespan", "off", app]
+        else:
+            command = ["daphne", "-b", "127.0.0.1", "-p", str(self.port), app]
         self.process = subprocess.Popen(  # noqa: S603  (our own interpreter and module)
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), app],
+            [sys.executable, "-m", *command],
             env=site.env,
             cwd=site.source,
             stdout=subprocess.DEVNULL,
@@ -654,6 +660,12 @@ def parse(argv=None):
     parser.add_argument("--systems", default="ours,relay,echo")
     parser.add_argument("--client-processes", type=int, default=1)
     parser.add_argument(
+        "--server",
+        choices=("daphne", "uvicorn"),
+        default="daphne",
+        help="ASGI server of every system (default daphne; uvicorn needs uvicorn[standard])",
+    )
+    parser.add_argument(
         "--quiet-wait",
         type=float,
         help="seconds to wait, at most, for this shared machine to be quiet before each run "
@@ -678,6 +690,8 @@ def parse(argv=None):
         args.quiet_wait = 30 if args.bench else 120
     args.named = args.label is not None
     args.label = args.label or code_label(args.site)
+    if args.server != "daphne":
+        args.label += f" on {args.server}"  # its rows beside daphne's
     return args
 
 
@@ -701,7 +715,7 @@ def main(argv=None):
         raise SystemExit("--stack embedded|scaleout (or --sweep / --bench for both)")
     stack = args.stack
     k = args.agents or STACKS[stack]["agents"]
-    site = Site(stack, args.site)
+    site = Site(stack, args.site, args.server)
     results = load_report.Results.load(BENCH / "load.json")
     begun = time.monotonic()
     idle = args.idle

@@ -110,7 +110,7 @@ def _raw_plurals(data: bytes) -> list[str]:
 
     magic = struct.unpack("<I", data[:4])[0]
     order = "<" if magic == 0x950412DE else ">"
-    _, count, ids_at, _ = struct.unpack(order + "4I", data[:16])
+    _, _, count, ids_at = struct.unpack(order + "4I", data[:16])  # magic, revision, ...
     keys = []
     for n in range(count):
         length, offset = struct.unpack(order + "2I", data[ids_at + 8 * n : ids_at + 8 * n + 8])

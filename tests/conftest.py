@@ -21,6 +21,19 @@ def _clear_cache():
     config._seen = (0.0, None)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """Each test gets channel layers of its own: each async test runs its own
+    event loop, and channels-redis binds its receive lock to the loop that
+    first used it (a socket a test left receiving broke the next test with
+    "Lock is bound to a different event loop")."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
 @pytest.fixture
 def admin_user(django_user_model):
     return django_user_model.objects.create_superuser(

@@ -38,6 +38,8 @@ DEFAULTS = {
     # commits overlap. None: on PostgreSQL only (SQLite serialises writers,
     # and waiting on its lock costs more than it gains).
     "PARALLEL_DATABASE": None,
+    # Threads (each with its own connection) in that pool.
+    "DATABASE_THREADS": 4,
     # Addresses or networks (CIDR) of the site's reverse proxies: only they
     # may say, in X-Forwarded-For, which client they forward for.
     "TRUSTED_PROXIES": (),

@@ -14,23 +14,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 import time
 from collections import Counter
 
-from asgiref.sync import SyncToAsync
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.db import (
-    InterfaceError,
-    OperationalError,
-    close_old_connections,
-    connection,
-    connections,
-)
 from django.utils.translation import gettext as _
 
-from . import clients, identity, memo, protocol, service
+from . import clients, database, identity, memo, protocol, service
 from .conf import conf
 from .throttle import allow
 
@@ -48,60 +39,6 @@ CLOSE_TOO_MANY = 4029  # too many sockets from one client address
 READ_EVERY = 1.0  # seconds: an agent's read receipts are coalesced to one a second
 
 
-def _collecting(fn, *args, **kwargs):
-    with service.collecting() as deliveries:
-        return fn(*args, **kwargs), deliveries
-
-
-_checked = threading.local()
-CHECK_CONNECTIONS_EVERY = 1.0  # seconds
-
-
-class DatabaseWork(SyncToAsync):
-    """Channels' ``database_sync_to_async``, but checking the thread's
-    connections (age, health) at most once a second: Django's health check
-    is a query of its own (``SELECT 1``), and checking before every hop was
-    a fifth of a busy process's database work. A connection that died since
-    (the database restarted) fails its query; it is then replaced and the
-    work run once more, which is safe: every write of the service is
-    idempotent (a message by its client id, the rest set a state)."""
-
-    def thread_handler(self, loop, *args, **kwargs):
-        now = time.monotonic()
-        if now >= getattr(_checked, "next", 0.0):
-            close_old_connections()
-            _checked.next = now + CHECK_CONNECTIONS_EVERY
-        try:
-            return super().thread_handler(loop, *args, **kwargs)
-        except (OperationalError, InterfaceError):
-            if not _replace_broken_connections():
-                raise
-            return super().thread_handler(loop, *args, **kwargs)
-
-
-def _replace_broken_connections() -> bool:
-    """Close this thread's connections that no longer work; True if any."""
-    replaced = False
-    for conn in connections.all(initialized_only=True):
-        if conn.connection is not None and not conn.in_atomic_block and not conn.is_usable():
-            conn.close()
-            replaced = True
-    return replaced
-
-
-# One database thread per process (Channels' default), or a pool of them,
-# each with its own connection, so that commits overlap (see conf.py).
-_one_thread = DatabaseWork(_collecting)
-_thread_pool = DatabaseWork(_collecting, thread_sensitive=False)
-
-
-def _collected(fn, *args, **kwargs):
-    parallel = conf.PARALLEL_DATABASE
-    if parallel is None:
-        parallel = connection.vendor == "postgresql"
-    return (_thread_pool if parallel else _one_thread)(fn, *args, **kwargs)
-
-
 class LivechatConsumer(AsyncWebsocketConsumer):
     side = ""
     # Open sockets of this process, in all and per client address, to
@@ -115,7 +52,7 @@ class LivechatConsumer(AsyncWebsocketConsumer):
         """Run ``fn`` on the database thread. What it fans out is sent from
         here, on the event loop, so that the thread every socket of the
         process shares never waits on the channel layer."""
-        result, deliveries = await _collected(fn, *args, **kwargs)
+        result, deliveries = await database.run(fn, *args, **kwargs)
         for group, event in deliveries:
             try:
                 await self.channel_layer.group_send(group, event)

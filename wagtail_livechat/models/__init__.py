@@ -3,22 +3,26 @@
 Import them from ``wagtail_livechat.models``. Inside the package, dependencies
 point one way: ``inbox`` knows nothing else, ``chatflow`` knows ``inbox``,
 ``targeting`` knows ``chatflow``, ``page`` knows ``chatflow``; the
-conversation side (``agent``, ``canned``, ``contact``, ``conversation``) may
-know all of those, and none of those knows it.
+conversation side (``agent``, ``canned``, ``contact``, ``consent``,
+``conversation``, ``survey``) may know all of those, and none of those
+knows it.
 """
 
 from .agent import AgentStatus
 from .canned import CannedResponse
 from .chatflow import Chatflow, ConfigGeneration
+from .consent import ConsentRecord
 from .contact import Contact, Visitor
 from .conversation import Conversation, Message
 from .inbox import Inbox, OfficeHours
 from .page import LivechatPageMixin
+from .survey import SurveyAnswer
 from .targeting import QueryRule, UrlRule, VisitorFilter
 
 __all__ = [
     "AgentStatus",
     "CannedResponse",
+    "ConsentRecord",
     "Contact",
     "Conversation",
     "Message",
@@ -28,6 +32,7 @@ __all__ = [
     "Inbox",
     "LivechatPageMixin",
     "OfficeHours",
+    "SurveyAnswer",
     "QueryRule",
     "UrlRule",
     "VisitorFilter",

@@ -84,6 +84,14 @@ class Chatflow(
         PROMPT = "prompt", _("Show the welcome message as a prompt")
         LAUNCHER = "launcher", _("Show only the chat launcher")
 
+    class OwnerRouting(models.TextChoices):
+        OFF = "off", _("No: assign as the options above say")
+        OWNER = "owner", _("To the contact's owner; when away, email them and leave it unassigned")
+        OWNER_OR_ROUTING = (
+            "owner_or_routing",
+            _("To the contact's owner; when away, email them and assign as usual"),
+        )
+
     class CookieConsent(models.TextChoices):
         OFF = "off", _("Off")
         BEFORE_CHAT = "before_chat", _("Ask before the chat starts")
@@ -139,6 +147,16 @@ class Chatflow(
     )
     assign_groups = ParentalManyToManyField(
         "auth.Group", blank=True, related_name="+", verbose_name=_("to groups")
+    )
+    owner_routing = models.CharField(
+        _("route known contacts to their owner"),
+        max_length=20,
+        choices=OwnerRouting.choices,
+        default=OwnerRouting.OFF,
+        help_text=_(
+            "A new conversation of a contact whose owner is a member of the inbox "
+            "goes to the owner."
+        ),
     )
     email_capture = models.CharField(
         _("ask for an email address"),
@@ -298,6 +316,7 @@ class Chatflow(
                 FieldPanel("auto_assign"),
                 FieldPanel("assign_users"),
                 FieldPanel("assign_groups"),
+                FieldPanel("owner_routing"),
             ],
             heading=_("Assignment"),
             help_text=_("Round robin among the chosen inbox members who are available."),

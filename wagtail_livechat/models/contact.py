@@ -16,8 +16,9 @@ class Contact(models.Model):
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
-        related_name="+",
+        related_name="livechat_contacts",
         verbose_name=_("owner"),
+        help_text=_("The agent who looks after this contact: a member of an inbox."),
     )
     # Set when someone followed the link mailed to this address: until then
     # the address is only what a visitor typed.

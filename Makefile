@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 
 
-.PHONY: demo test test-swapped-page test-scaleout lint bench install browser clean
+.PHONY: demo test test-swapped-page test-scaleout test-matrix test-matrix-ci test-wheel lint bench install browser clean
 
 # The scale-out run: PostgreSQL and Redis on this machine (see .ci/run).
 SCALEOUT_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/livechat REDIS_URL=redis://127.0.0.1:6379/15

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 
 
-.PHONY: demo test test-swapped-page test-scaleout test-matrix test-matrix-ci test-wheel lint bench install browser clean
+.PHONY: demo test test-swapped-page test-scaleout test-matrix test-matrix-ci test-wheel lint bench install browser axe clean
 
 # The scale-out run: PostgreSQL and Redis on this machine (see .ci/run).
 SCALEOUT_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/livechat REDIS_URL=redis://127.0.0.1:6379/15
@@ -34,11 +34,18 @@ demo: install
 browser:
 	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
+# axe-core for the accessibility checks of the browser tests, from the npm
+# registry into a tests-only folder (tests/browser/axe.py injects it).
+AXE := tests/browser/.axe/node_modules/axe-core/axe.min.js
+$(AXE):
+	npm install --prefix tests/browser/.axe --no-audit --no-fund --no-package-lock axe-core@4.14.1
+axe: $(AXE)
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: install browser lint
+test: install browser axe lint
 	DJANGO_SETTINGS_MODULE=example_site.settings.dev $(BIN)/python manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=example_site.settings.dev $(BIN)/python manage.py check
 	$(BIN)/python -m pytest -q -m "not scaleout"

@@ -225,6 +225,8 @@ def widget_strings() -> dict:
         "reconnecting": _("Reconnecting…"),
         "connecting": _("Connecting…"),
         "notSent": _("Not sent."),
+        "sending": _("Sending…"),
+        "sent": _("Sent"),
         "retry": _("Retry"),
         "unavailable": _("The chat could not be loaded. Please try again later."),
         "newMessage": _("new message"),

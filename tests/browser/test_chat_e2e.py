@@ -72,6 +72,12 @@ def launcher(page):
     return widget(page).get_by_role("button", name="Open chat", exact=True)
 
 
+def toggle(page):
+    """The launcher whatever its state: "Open chat", or while the chat is
+    open, "Close chat" (Playwright's CSS pierces the shadow root)."""
+    return widget(page).locator("button[aria-expanded]")
+
+
 def chat_dialog(page):
     return widget(page).get_by_role("dialog")
 
@@ -354,7 +360,10 @@ def test_identity_is_stored_only_from_the_first_message(visitor, context, demo):
     assert cookie["path"] == "/"
     assert cookie["expires"] > time.time() + 300 * 24 * 3600  # about a year
     assert COOKIE not in visitor.evaluate("() => document.cookie")  # HttpOnly
-    assert visitor.evaluate("() => localStorage.length") == 0
+    # And, consent given, the count of visits ("number of visits" filter).
+    stored = visitor.evaluate("() => ({...localStorage})")
+    assert list(stored) == ["wagtail_livechat"]
+    assert list(json.loads(stored["wagtail_livechat"])) == ["v", "t"]
     assert Visitor.objects.count() == 1
 
 
@@ -588,4 +597,6 @@ def test_a_returning_visitor_hears_replies_without_opening_the_chat(visitor, age
     expect(badge).to_be_visible()
     badge.click()
     expect(messages(chat_dialog(visitor), "agent")).to_contain_text(["Yes!"])
-    expect(launcher(visitor)).to_have_attribute("aria-label", "Open chat")
+    # Read: the count goes (the launcher, the chat open, is its close button).
+    expect(toggle(visitor)).to_have_attribute("aria-label", "Close chat")
+    expect(toggle(visitor)).to_have_attribute("data-n", "")

@@ -21,6 +21,7 @@ from tests.browser.test_chat_e2e import (
     open_chat,
     reply,
     send,
+    toggle,
 )
 from tests.browser.test_preview import preview, wait_for_form_watch
 from wagtail_livechat.models import Chatflow, Conversation
@@ -109,7 +110,7 @@ COMPUTED = """(root) => {
     column: css(root.querySelector(".l"), "position", "right", "bottom", "zIndex", "display"),
     launcher: css(root.querySelector(".btn"), "backgroundColor", "borderTopLeftRadius", "width", "height", "cursor"),
     chat: chat && css(chat, "display", "width", "backgroundColor", "borderTopLeftRadius", "overflow"),
-    header: chat && css(chat.querySelector("header"), "backgroundColor", "color"),
+    header: chat && css(chat.querySelector(".hd"), "backgroundColor", "color"),
     styleElements: root.querySelectorAll("style").length,
     adopted: root.adoptedStyleSheets ? root.adoptedStyleSheets.length : null,
   };
@@ -145,7 +146,7 @@ def assert_dialog_styled(page, dialog):
     }
     assert styles["header"] == {"backgroundColor": ACCENT, "color": WHITE}
     box = dialog.bounding_box()
-    button = launcher(page).bounding_box()
+    button = toggle(page).bounding_box()
     assert box["y"] + box["height"] <= button["y"]  # above the launcher
     assert VIEWPORT["width"] - (box["x"] + box["width"]) == pytest.approx(20, abs=1)
     return styles

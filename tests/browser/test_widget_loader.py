@@ -107,14 +107,19 @@ def test_launcher_opens_and_closes_the_chat(page, demo, screenshots):
     expect(dialog).to_have_accessible_name("Example team")
     expect(dialog).to_contain_text(WELCOME)
     expect(dialog.get_by_role("heading", name="Example team")).to_be_visible()
-    expect(button).to_have_attribute("aria-expanded", "true")
+    # While the chat is open the launcher is a button that closes it.
+    closer = page.locator("#wagtail-livechat-root").get_by_role(
+        "button", name="Close chat", exact=True, expanded=True
+    )
+    expect(closer).to_be_visible()
+    expect(button).to_have_count(0)
     # The prompt goes away once the chat is open.
     expect(page.locator("#wagtail-livechat-root .p")).to_have_count(0)
     # A card above the launcher, its header in the accent colour.
     card = dialog.bounding_box()
     assert dialog.evaluate("d => getComputedStyle(d).backgroundColor") == "rgb(255, 255, 255)"
-    assert dialog.locator("header").evaluate("h => getComputedStyle(h).backgroundColor") == ACCENT
-    assert card["y"] + card["height"] <= button.bounding_box()["y"]
+    assert dialog.locator(".hd").evaluate("h => getComputedStyle(h).backgroundColor") == ACCENT
+    assert card["y"] + card["height"] <= closer.bounding_box()["y"]
     page.screenshot(path=screenshots / "widget-open.png")
 
     dialog.get_by_role("button", name="Close chat").click()
@@ -123,10 +128,13 @@ def test_launcher_opens_and_closes_the_chat(page, demo, screenshots):
     expect(button).to_be_focused()
     assert focused_label(page) == "Open chat"
 
-    # It opens again, with one panel.
+    # It opens again, with one panel, and the launcher closes it.
     button.click()
     expect(dialog).to_be_visible()
     expect(page.locator("#wagtail-livechat-root").get_by_role("dialog")).to_have_count(1)
+    closer.click()
+    expect(dialog).to_be_hidden()
+    expect(button).to_be_focused()
 
 
 def test_keyboard_reaches_and_opens_the_launcher(page, demo):
@@ -163,7 +171,7 @@ def test_quick_clicks_while_the_chat_loads_make_one_panel(page, demo):
     second panel (the page fixture fails the test on any uncaught error)."""
     page.route("**/chat.js", lambda route: (page.wait_for_timeout(300), route.continue_()))
     page.goto("/")
-    button = launcher(page)
+    button = page.locator("#wagtail-livechat-root button[aria-expanded]")  # in either state
     expect(button).to_be_visible()
     for _ in range(3):  # open, close, open: all before chat.js arrives
         button.click()

@@ -25,7 +25,7 @@ def test_a_silent_server_is_not_online_and_an_unanswered_message_offers_a_retry(
 
     page.route_web_socket(re.compile(r"/ws/livechat/visitor/"), handler)
     dialog = open_chat(page)
-    status = dialog.locator("header small")
+    status = dialog.locator(".hd small")
     expect(status).to_have_text("Connecting…")
     box = message_box(dialog)
     box.fill("Is anyone there?")

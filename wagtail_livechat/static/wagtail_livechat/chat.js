@@ -9,10 +9,10 @@
 const CSS = `.chat{display:flex;flex-direction:column;width:360px;max-width:calc(100vw - 40px);
 height:min(560px,calc(100vh - 110px));background:#fff;color:#1a1a1a;border-radius:12px;
 box-shadow:0 8px 30px #0003;overflow:hidden}.chat[hidden]{display:none}
-header{display:flex;align-items:center;gap:8px;padding:10px 8px 10px 16px;background:var(--c);color:#fff}
-header img{width:32px;height:32px;border-radius:50%}header div{flex:1;min-width:0}
+.hd{display:flex;align-items:center;gap:8px;padding:10px 8px 10px 16px;background:var(--c);color:#fff}
+.hd img{width:32px;height:32px;border-radius:50%}.hd div{flex:1;min-width:0}
 h2{margin:0;font-size:16px;font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
-header small{display:block;font-size:12px;opacity:.9}
+.hd small{display:block;font-size:12px;opacity:.9}
 .close{flex:none;border:0;border-radius:6px;background:none;color:inherit;font-size:24px;line-height:1;padding:4px 10px;cursor:pointer}
 .close:hover{background:#fff3}.close:focus-visible{outline-color:#fff}
 .body{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:8px}
@@ -21,17 +21,21 @@ header small{display:block;font-size:12px;opacity:.9}
 .welcome,.agent{align-self:flex-start;background:#f1f3f6;border-bottom-left-radius:4px}
 .welcome{white-space:normal}.welcome p{margin:0}.welcome p+p{margin-top:.5em}.welcome a{color:inherit}
 .visitor{align-self:flex-end;background:var(--c);color:#fff;border-bottom-right-radius:4px}
-.pending{opacity:.6}.failed{outline:2px solid #b00020}.retry{align-self:flex-end;border:0;background:none;cursor:pointer;text-decoration:underline}
+.msg::after{content:attr(data-meta);display:block;font-size:11px;opacity:.8;text-align:end}
+.msg a{color:inherit}.pending{opacity:.6}.failed{outline:2px solid #b00020}.retry{align-self:flex-end;border:0;background:none;cursor:pointer;text-decoration:underline}
 .system,.note,.err{align-self:center;font-size:13px;color:#555;text-align:center}.err{color:#b00020}
 .name{display:block;font-size:12px;font-weight:600;margin-bottom:2px}
 form{display:flex;flex-direction:column;gap:6px;padding:10px;background:#f7f8fa;border-radius:8px}
-label{font-size:14px}input,textarea{font:inherit;padding:8px;border:1px solid #8a8f98;border-radius:6px;width:100%}
+label{font-size:14px}input,textarea{font:inherit;font-size:16px;padding:8px;border:1px solid #8a8f98;border-radius:6px;width:100%}
 .row{display:flex;gap:6px;align-items:center}.row input{width:auto}
 button.b{font:inherit;border:0;border-radius:6px;padding:8px 14px;background:var(--c);color:#fff;cursor:pointer}
 .compose{flex-direction:row;gap:6px;padding:10px;background:none;border-radius:0;border-top:1px solid #e3e5e8;align-items:flex-end}
 .compose textarea{resize:none;height:42px;max-height:120px}
 .results a{display:block;padding:4px 0;color:inherit}.typing{font-size:13px;color:#555;min-height:1.2em;padding:0 14px}
-.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}[hidden]{display:none!important}`;
+.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}[hidden]{display:none!important}
+.inline .chat{width:100%;max-width:none;height:100%;box-shadow:none}.inline .close{display:none}
+.results .row input{flex:1}
+@media(max-width:600px){.l:not(.inline) .chat{position:fixed;inset:0;width:auto;max-width:none;height:auto;border-radius:0}.open>.btn{display:none}}`;
 
 let uid = 0;
 const h = (tag, attrs = {}, ...kids) => {
@@ -49,10 +53,25 @@ const field = (label, attrs) => {
   const id = `lc${++uid}`;
   return [h("label", { for: id, text: label }), h(attrs.tag || "input", { id, ...attrs, tag: null })];
 };
+const clock = (t) => new Date(t || Date.now()).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+/* Addresses in a message become links: built with the DOM, http(s) and
+ * mailto only (a javascript: URL stays text), opened apart from the page. */
+const linkify = (text) => {
+  const f = document.createDocumentFragment();
+  let i = 0;
+  for (const m of text.matchAll(/\b(?:https?:\/\/|mailto:)[^\s<>"]+/gi)) {
+    const url = m[0].replace(/[.,;:!?)\]}'"]+$/, "");
+    if (m.index < i || !/^(https?|mailto):$/.test(URL.parse?.(url)?.protocol)) continue;
+    f.append(text.slice(i, m.index), h("a", { href: url, target: "_blank", rel: "noopener noreferrer nofollow", text: url }));
+    i = m.index + url.length;
+  }
+  f.append(text.slice(i));
+  return f;
+};
 const clientId = () =>
   crypto.randomUUID ? crypto.randomUUID() : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`;
 
-export function mount({ root, cfg, boot, emit, sheet }) {
+export function mount({ root, cfg, boot, emit, sheet, remember, mem, close: shut = () => window.WagtailLivechat.close() }) {
   const s = cfg.strings;
   const preview = !!boot.chatflow;
   const pending = new Map(); // client id -> {body, el}
@@ -79,9 +98,9 @@ export function mount({ root, cfg, boot, emit, sheet }) {
   const heading = cfg.heading;
   const names = heading.mode === "agents" ? heading.agents.map((a) => a.name).join(", ") : "";
   const status = h("small", { role: "status" });
-  const close = h("button", { type: "button", class: "close", "aria-label": s.close, text: "×",
-    onclick: () => window.WagtailLivechat.close() });
-  const header = h("header", {},
+  const close = h("button", { type: "button", class: "close", "aria-label": s.close, text: "×", onclick: shut });
+  // No <header>: inside the page's body it would be a second banner landmark.
+  const header = h("div", { class: "hd" },
     heading.avatar && h("img", { src: heading.avatar, alt: "" }),
     h("div", {}, h("h2", { text: heading.name || names || s.open }), status), close);
   const welcome = h("div", { class: "welcome" });
@@ -111,6 +130,14 @@ export function mount({ root, cfg, boot, emit, sheet }) {
     h("div", { class: "row" },
       h("button", { class: "b", type: "button", text: s.accept, onclick: () => { cookieOk = true; cookieBox.hidden = true; flush(); } }),
       h("button", { class: "b", type: "button", text: s.decline, onclick: () => { cookieBox.hidden = true; say(s.declined); } })));
+  // "On exit intent": asked when the pointer leaves through the top of the
+  // window (or on the first send, if that comes first).
+  const ac = new AbortController();
+  if (cfg.cookieConsent.mode === "exit_intent" && !preview) {
+    document.addEventListener("mouseout", (e) => {
+      if (e.clientY <= 0 && !e.relatedTarget && !cookieOk && !identified && !panel.hidden) cookieBox.hidden = false;
+    }, { signal: ac.signal });
+  }
 
   const [msgLabel, input] = field(s.message, { tag: "textarea", rows: 1, maxlength: 4000 });
   msgLabel.className = "sr";
@@ -128,7 +155,7 @@ export function mount({ root, cfg, boot, emit, sheet }) {
 
   body.append(...[transcript, emailForm, cookieBox, consentBox].filter(Boolean));
   const panel = h("section", { class: "chat", role: "dialog", "aria-label": heading.name || s.open, hidden: true,
-    onkeydown: (e) => e.key === "Escape" && window.WagtailLivechat.close() },
+    onkeydown: (e) => e.key === "Escape" && shut() },
     header, body, typing, compose);
   // The loader's (no <style> element, which a strict CSP blocks); a loader
   // cached from before it existed gets the <style>.
@@ -140,15 +167,27 @@ export function mount({ root, cfg, boot, emit, sheet }) {
   /* -- Knowledge base ----------------------------------------------------- */
   function search() {
     if (!cfg.kb || !boot.search) return null;
-    const [label, q] = field(s.search, { type: "search", minlength: 2, maxlength: 200 });
-    const results = h("div", { class: "results", "aria-live": "polite" });
+    const [label, q] = field(s.search, { type: "search", minlength: 2, maxlength: 200, placeholder: s.search });
+    const results = h("div", { "aria-live": "polite" });
+    let asked = 0;
+    let timer = 0;
     const run = async () => {
-      if (q.value.trim().length < 2 || preview) return;
-      const res = await fetch(`${boot.search}?${new URLSearchParams({ chatflow: cfg.id, q: q.value.trim() })}`);
-      const found = res.ok ? (await res.json()).results : [];
+      clearTimeout(timer);
+      const mine = ++asked; // only the latest question's answer is shown
+      const text = q.value.trim();
+      if (text.length < 2 || preview) return results.replaceChildren();
+      let found = [];
+      try {
+        const res = await fetch(`${boot.search}?${new URLSearchParams({ chatflow: cfg.id, q: text })}`);
+        if (res.ok) found = (await res.json()).results;
+      } catch {}
+      if (mine !== asked) return;
       results.replaceChildren(...(found.length ? found.map((r) => h("a", { href: r.url, text: r.title })) : [h("p", { text: s.noResults })]));
     };
-    return h("form", { role: "search", onsubmit: (e) => (e.preventDefault(), run()) }, label, q, results);
+    q.addEventListener("input", () => (clearTimeout(timer), (timer = setTimeout(run, 300))));
+    const go = h("button", { class: "b", type: "submit" }, h("span", { class: "sr", text: s.search }));
+    go.insertAdjacentHTML("beforeend", '<svg viewBox="0 0 24 24" width="16" height="16" aria-hidden="true"><circle cx="10" cy="10" r="6" fill="none" stroke="currentColor" stroke-width="2.5"/><path d="m15 15 6 6" stroke="currentColor" stroke-width="2.5"/></svg>');
+    return h("form", { class: "results", onsubmit: (e) => (e.preventDefault(), run()) }, label, h("div", { class: "row" }, q, go), results);
   }
 
   /* -- Rendering ---------------------------------------------------------- */
@@ -164,10 +203,15 @@ export function mount({ root, cfg, boot, emit, sheet }) {
     emailForm.hidden = contact || !(when === "before_chat" || (when === "when_away" && !online));
   }
 
+  /* Time and, for the visitor's own, state: shown by CSS (::after), so the
+   * bubble's text stays the message. */
+  const mark = (el, state) => (el.dataset.meta = state ? `${el.dataset.time} · ${state}` : el.dataset.time);
+
   function bubble(m) {
-    const el = h("div", { class: `msg ${m.author}` });
+    const el = h("div", { class: `msg ${m.author}`, "data-time": clock(m.created) });
     if (m.author === "agent" && m.name) el.append(h("span", { class: "name", text: m.name }));
-    el.append(document.createTextNode(m.body));
+    el.append(linkify(m.body));
+    mark(el, m.author === "visitor" && (m.seq ? s.sent : s.sending));
     return el;
   }
 
@@ -181,6 +225,7 @@ export function mount({ root, cfg, boot, emit, sheet }) {
     lastSeq = Math.max(lastSeq, m.seq);
     if (m.author !== "visitor") {
       typing.textContent = "";
+      if (live) emit("message:received", m);
       if (panel.hidden && live) emit("unread", ++unread);
     }
     scroll();
@@ -234,8 +279,9 @@ export function mount({ root, cfg, boot, emit, sheet }) {
     p.timer = setTimeout(() => {
       if (!pending.has(id) || p.retry) return;
       p.el.classList.replace("pending", "failed");
+      mark(p.el, s.notSent);
       p.retry = h("button", { type: "button", class: "err retry", text: `${s.notSent} ${s.retry}`,
-        onclick: () => { settle(p); p.el.classList.add("pending"); reconnect(); } });
+        onclick: () => { settle(p); p.el.classList.add("pending"); mark(p.el, s.sending); reconnect(); } });
       p.el.after(p.retry);
     }, 10000);
   }
@@ -285,6 +331,8 @@ export function mount({ root, cfg, boot, emit, sheet }) {
         if (p) {
           pending.delete(f.id);
           settle(p);
+          mark(p.el, s.sent);
+          emit("message:sent", f.message);
           if (bySeq.has(f.message.seq)) p.el.remove(); // shown already: the welcome had it
           else {
             p.el.dataset.seq = f.message.seq;
@@ -335,6 +383,7 @@ export function mount({ root, cfg, boot, emit, sheet }) {
             pending.delete(f.id);
             settle(p);
             p.el.classList.add("failed");
+            mark(p.el, s.notSent);
           }
           say(f.message, "err");
         }
@@ -349,6 +398,8 @@ export function mount({ root, cfg, boot, emit, sheet }) {
     identifying = identifying || fetch(boot.visitor, { method: "POST", credentials: "same-origin" }).then((res) => {
       if (!res.ok) throw new Error(`livechat visitor: ${res.status}`);
       identified = true;
+      // Consent given: visits are counted from now on (the loader sends them).
+      if (remember && !mem.v) remember({ v: 1, t: Date.now() });
       reconnect(); // the socket must carry the new cookie
     });
     return identifying;
@@ -451,6 +502,7 @@ export function mount({ root, cfg, boot, emit, sheet }) {
     },
     destroy() {
       gone = true;
+      ac.abort();
       clearTimeout(retry);
       clearInterval(pinger);
       ws?.close();

@@ -79,6 +79,35 @@
 
   const slot = (element, name) => element.querySelector(`[data-slot="${name}"]`);
 
+  /**
+   * A message's text in an element, its addresses as links: built with the
+   * DOM (never HTML), http(s) and mailto only (a javascript: URL stays text),
+   * opened in a new tab without the admin as opener or referrer. The widget
+   * (chat.js) follows the same rules.
+   */
+  const linkify = (element, text) => {
+    element.replaceChildren();
+    let i = 0;
+    for (const match of text.matchAll(/\b(?:https?:\/\/|mailto:)[^\s<>"]+/gi)) {
+      const url = match[0].replace(/[.,;:!?)\]}'"]+$/, "");
+      let protocol = "";
+      try {
+        protocol = new URL(url).protocol;
+      } catch {
+        continue;
+      }
+      if (match.index < i || !["http:", "https:", "mailto:"].includes(protocol)) continue;
+      const link = document.createElement("a");
+      link.href = url;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer nofollow";
+      link.textContent = url;
+      element.append(text.slice(i, match.index), link);
+      i = match.index + url.length;
+    }
+    element.append(text.slice(i));
+  };
+
   const setText = (element, name, text) => {
     const target = slot(element, name);
     if (target) target.textContent = text === undefined || text === null ? "" : String(text);
@@ -552,6 +581,10 @@
         this.seqs = new Set(
           Array.from(this.logTarget.querySelectorAll("[data-seq]"), (el) => Number(el.dataset.seq)),
         );
+        // The messages the server rendered: their links too.
+        this.logTarget
+          .querySelectorAll('[data-slot="body"]')
+          .forEach((body) => linkify(body, body.textContent));
         this.lastSeq = Math.max(this.lastSeqValue, ...this.seqs, 0);
         this.readSent = 0;
         this.ready = false;
@@ -659,7 +692,7 @@
         element.classList.toggle("livechat-message--note", Boolean(message.note));
         setText(element, "name", message.name);
         slot(element, "note").hidden = !message.note;
-        setText(element, "body", message.body);
+        linkify(slot(element, "body"), String(message.body || ""));
         const time = slot(element, "created");
         if (message.created) {
           time.setAttribute("datetime", message.created);

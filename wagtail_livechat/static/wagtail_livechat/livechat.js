@@ -1,6 +1,8 @@
 /* wagtail_livechat loader: asks which chatflow applies to this visit and shows
- * its launcher. It stores nothing and opens no socket: the chat itself
- * (chat.js) loads only when the visitor interacts. Keep this file tiny. */
+ * its launcher. It opens no socket and stores nothing until the visitor acts:
+ * dismissing or closing keeps the chat minimised for a day; a visitor who has
+ * chatted gets their visits counted (the "number of visits" filter). The chat
+ * itself (chat.js) loads only when the visitor interacts. Keep this file tiny. */
 (() => {
   const d = document;
   const w = window;
@@ -15,15 +17,36 @@
   let chat = null;
   let loading = null;
   let state = "idle";
+  let inline = null; // the element the chat is embedded in, if any
+  let gen = 0; // a load that remove() made stale renders nothing
+
+  /* One localStorage entry, written only after the visitor acted:
+   * m: minimised until (ms), v: visits counted since they first chatted,
+   * t: last seen (ms). A visit is a page view 30 minutes after the last. */
+  const KEY = "wagtail_livechat";
+  const now = Date.now();
+  let mem = {};
+  try {
+    mem = JSON.parse(localStorage.getItem(KEY)) || {};
+  } catch {}
+  const remember = (patch) => {
+    Object.assign(mem, patch);
+    try {
+      localStorage.setItem(KEY, JSON.stringify(mem));
+    } catch {}
+  };
+  if (mem.v) remember({ v: mem.v + (now - mem.t > 18e5), t: now });
+  const minimised = () => mem.m > Date.now();
 
   const emit = (name, detail) => {
-    if (name === "unread" && root) {
+    const btn = root?.querySelector(".btn"); // none when inline
+    if (name === "unread" && btn) {
       // The launcher tells of replies that came while the chat was closed.
-      const btn = root.querySelector(".btn");
       btn.dataset.n = detail || "";
-      btn.setAttribute("aria-label", detail ? `${cfg.strings.open} (${detail} ${cfg.strings.newMessage})` : cfg.strings.open);
+      if (state !== "open") btn.setAttribute("aria-label", detail ? `${cfg.strings.open} (${detail} ${cfg.strings.newMessage})` : cfg.strings.open);
     }
-    (listeners[name] || []).forEach((fn) => fn(detail));
+    // A listener's error is the page's, not the widget's: report it, go on.
+    for (const fn of listeners[name] || []) setTimeout(fn, 0, detail);
   };
   const h = (tag, attrs = {}, ...kids) => {
     const node = d.createElement(tag);
@@ -55,6 +78,7 @@
     const q = new URLSearchParams({ url: location.href, device: device(), ref: d.referrer });
     if (boot.page) q.set("page", boot.page);
     if (navigator.language) q.set("lang", navigator.language);
+    if (mem.v) q.set("visits", mem.v);
     const res = await fetch(`${boot.config}?${q}`, { credentials: "same-origin" });
     if (!res.ok) throw new Error(`livechat config: ${res.status}`);
     return (await res.json()).chatflow;
@@ -69,25 +93,28 @@
 :focus-visible{outline:3px solid #1a1a1a;outline-offset:2px}
 .p{position:relative;max-width:280px;background:#fff;color:#1a1a1a;border-radius:12px;padding:12px 34px 12px 14px;box-shadow:0 4px 18px #0003}
 .p p{margin:0}.p .x{position:absolute;top:4px;right:4px;border:0;background:none;font-size:20px;line-height:1;cursor:pointer;padding:4px 8px;color:#555}
-.p .o{all:unset;cursor:pointer;display:block}`;
+.p .o{all:unset;cursor:pointer;display:block}.btn .x,.open>.btn .i{display:none}.open>.btn .x{display:inline}
+.inline{position:static;height:100%}:host([inline]){display:block;height:100%}
+@media(max-width:600px){:host(:not([inline])){display:block;height:86px}}`;
 
   function render() {
     host = h("div", { id: "wagtail-livechat-root" });
     root = host.attachShadow({ mode: "open" });
     const s = cfg.strings;
-    const wrap = h("div", { class: `l ${cfg.position}` });
+    const wrap = h("div", { class: inline ? "l inline" : `l ${cfg.position}` });
     wrap.style.setProperty("--c", cfg.color); // CSSOM: CSP allows it
     const launcher = h("button", {
       class: "btn",
       type: "button",
       "aria-label": s.open,
       "aria-expanded": "false",
-      onclick: () => (state === "open" ? api.close() : show()),
+      onclick: () => (state === "open" ? hide(true) : show()),
     });
+    // While the chat is open the launcher shows a cross and closes it.
     launcher.innerHTML =
-      '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 3h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z"/></svg>';
+      '<svg viewBox="0 0 24 24" aria-hidden="true"><path class="i" d="M4 3h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z"/><path class="x" d="M6 6l12 12M18 6 6 18" stroke="currentColor" stroke-width="2.5"/></svg>';
     const mode = device() === "mobile" ? cfg.mobile : cfg.desktop.behaviour;
-    if (mode !== "launcher" && !boot.chatflow) {
+    if (mode !== "launcher" && !boot.chatflow && !inline && !minimised()) {
       const text = h("div", { class: "o", role: "button", tabindex: "0", onclick: () => show() });
       text.innerHTML = cfg.welcome; // editor-made rich text, sanitised by Wagtail
       text.addEventListener("keydown", (e) => {
@@ -96,16 +123,19 @@
         show();
       });
       const prompt = h("div", { class: "p", role: "status" }, text,
-        h("button", { class: "x", type: "button", "aria-label": s.dismiss, text: "×", onclick: () => prompt.remove() }));
+        h("button", { class: "x", type: "button", "aria-label": s.dismiss, text: "×", onclick: () => (prompt.remove(), remember({ m: Date.now() + 864e5 })) }));
       wrap.append(prompt);
     }
-    wrap.append(launcher);
+    if (!inline) wrap.append(launcher);
+    else host.setAttribute("inline", "");
     sheet(root, CSS);
     root.append(wrap);
-    d.body.append(host);
-    if (mode === "prompt_and_open") arm(cfg.desktop);
+    (inline || d.body).append(host);
+    if (mode === "prompt_and_open" && !inline && !minimised()) arm(cfg.desktop);
     state = "ready";
-    if (boot.chatflow) show({ focus: false }); // preview shows the opened chat, focus stays in the editor
+    emit("loaded", { chatflow: cfg.id, online: !!cfg.online });
+    // Preview and inline show the opened chat; focus stays where it is.
+    if (boot.chatflow || inline) show({ focus: false });
     // A visitor who has chatted before (so consented): reconnect at once, so
     // that replies and the page they are on reach the inbox while they browse.
     else if (cfg.resume) mountChat().then((c) => c.connect(), () => {});
@@ -124,7 +154,7 @@
   function mountChat() {
     const current = root;
     // One import and one panel, however often the launcher is clicked meanwhile.
-    loading = loading || import(boot.chat).then((m) => m.mount({ root: current, cfg, boot, emit, sheet }));
+    loading = loading || import(boot.chat).then((m) => m.mount({ root: current, cfg, boot, emit, sheet, remember, mem, close: () => hide(true) }));
     return loading;
   }
 
@@ -149,16 +179,35 @@
     if (t.trigger === "scroll") w.addEventListener("scroll", onScroll, { passive: true });
   }
 
+  /* Close; when the visitor did it, keep the chat minimised for a day. */
+  function hide(byVisitor) {
+    if (state !== "open" || inline) return;
+    state = "ready";
+    chat?.close(); // absent while chat.js is still loading
+    const btn = root.querySelector(".btn");
+    btn.parentNode.classList.remove("open");
+    btn.setAttribute("aria-expanded", "false");
+    btn.setAttribute("aria-label", cfg.strings.open);
+    btn.focus();
+    if (byVisitor && !boot.chatflow) remember({ m: Date.now() + 864e5 }); // not in the editor's preview
+    emit("closed");
+  }
+
   const api = {
-    async load() {
+    async load({ inline: into } = {}) {
       if (state !== "idle") return;
       state = "loading";
+      inline = typeof into === "string" ? d.querySelector(into) : into || null;
+      const mine = ++gen;
+      let c;
       try {
-        cfg = await fetchConfig();
+        c = await fetchConfig();
       } catch (err) {
-        state = "idle";
+        if (mine === gen) state = "idle";
         throw err;
       }
+      if (mine !== gen) return; // removed meanwhile
+      cfg = c;
       if (!cfg) {
         state = "none";
         return;
@@ -169,38 +218,45 @@
       if (!root || state === "open") return;
       state = "open";
       root.querySelector(".p")?.remove();
-      root.querySelector(".btn").setAttribute("aria-expanded", "true");
+      const btn = root.querySelector(".btn");
+      if (btn) {
+        btn.parentNode.classList.add("open");
+        btn.setAttribute("aria-expanded", "true");
+        btn.setAttribute("aria-label", cfg.strings.close);
+      }
+      emit("opened");
       const current = root;
       try {
         chat = await mountChat();
       } catch (err) {
         loading = null;
-        if (root === current) api.close();
+        if (root === current) hide();
         throw err;
       }
       if (root === current && state === "open") chat.open(focus); // not closed meanwhile
     },
-    close() {
-      if (state !== "open") return;
-      state = "ready";
-      chat?.close(); // absent while chat.js is still loading
-      const btn = root.querySelector(".btn");
-      btn.setAttribute("aria-expanded", "false");
-      btn.focus();
-    },
+    close: () => hide(),
     remove() {
       chat?.destroy?.();
       host?.remove();
-      host = root = chat = cfg = loading = null;
+      host = root = chat = cfg = loading = inline = null;
       state = "idle";
+      gen++;
     },
     async refresh() {
+      const into = inline;
       api.remove();
-      await api.load();
+      await api.load({ inline: into });
     },
+    /* Show the chat inside an element of the page (or a selector), open,
+     * instead of the floating launcher. */
+    embed: (into) => (api.remove(), api.load({ inline: into })),
     status: () => ({ state, chatflow: cfg && cfg.id, online: !!(cfg && cfg.online) }),
     on(name, fn) {
       (listeners[name] = listeners[name] || []).push(fn);
+    },
+    off(name, fn) {
+      listeners[name] = (listeners[name] || []).filter((f) => f !== fn);
     },
   };
   w.WagtailLivechat = api;

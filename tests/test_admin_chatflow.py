@@ -144,6 +144,7 @@ def minimal(inbox, name="Second chat", **fields):
         "chat_type": "live_chat",
         "email_capture": "when_away",
         "email_capture_text": "Your email?",
+        "owner_routing": "off",
         "url_rules": inline_formset([]),
         "query_rules": inline_formset([]),
         "visitor_filters": inline_formset([]),
@@ -229,6 +230,7 @@ def test_create_saves_every_field_of_every_tab(
             "auto_assign": "on",
             "assign_users": [site["admin"].pk, site["sam"].pk],
             "assign_groups": [site["team"].pk],
+            "owner_routing": "owner_or_routing",
             "email_capture": "before_chat",
             "email_capture_text": "Where can we write to you?",
             # Target
@@ -312,6 +314,7 @@ def test_create_saves_every_field_of_every_tab(
     assert c.auto_assign is True
     assert set(c.assign_users.all()) == {site["admin"], site["sam"]}
     assert list(c.assign_groups.all()) == [site["team"]]
+    assert c.owner_routing == "owner_or_routing"
     assert c.email_capture == "before_chat"
     assert c.email_capture_text == "Where can we write to you?"
     # Target

@@ -410,6 +410,7 @@ def test_menu_item_first_in_the_group_with_unread_count(superuser_client, superu
         "Conversations",
         "Chatflows",
         "Inboxes",
+        "Contacts",
         "Canned responses",
     ]
     first = chat(sales_flow)

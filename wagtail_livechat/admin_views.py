@@ -235,6 +235,9 @@ class ConversationView(LivechatAdminView):
         for earlier in context_data["earlier"]:
             earlier["created_at"] = datetime.fromisoformat(earlier["created"])
             earlier["url"] = reverse("wagtail_livechat_inbox:conversation", args=[earlier["id"]])
+        survey = service.survey_of(conversation.pk)
+        if survey:
+            survey["created_at"] = datetime.fromisoformat(survey["created"])
         canned = [
             {"shortcut": c.shortcut, "text": c.text}
             for c in CannedResponse.objects.filter(inbox=conversation.inbox).order_by("shortcut")
@@ -247,6 +250,7 @@ class ConversationView(LivechatAdminView):
                 "last_seq": max((m["seq"] for m in messages), default=0),
                 "context": context_data,
                 "canned": canned,
+                "survey": survey,
                 "socket_path": SOCKET_PATH,
                 "live": {
                     "conversation": conversation.pk,

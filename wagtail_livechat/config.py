@@ -241,10 +241,27 @@ def widget_strings() -> dict:
             "Thanks. We sent a link to that address: follow it to get replies and transcripts by email."
         ),
         "transcriptSent": _("Transcript sent."),
+        "end": _("End chat"),
+        "scale": _("1 = very poor, 5 = excellent"),
+        "comment": _("Comment (optional)"),
+        "rate": _("Send feedback"),
+        "thanks": _("Thank you for your feedback."),
     }
 
 
-def _person(user) -> dict:
+def consent_texts(chatflow) -> dict:
+    """The consent texts a chatflow shows, each its own or the default in the
+    chatflow's language: what the widget shows and what a consent record keeps."""
+    with translation.override(chatflow.language):
+        return {
+            "cookies": chatflow.cookie_consent_text or str(defaults.COOKIE_CONSENT_TEXT),
+            "data": chatflow.data_consent_text or str(defaults.DATA_CONSENT_TEXT),
+            "communication": chatflow.communication_consent_label,
+        }
+
+
+def person(user) -> dict:
+    """A member as the widget's heading shows them: first name and avatar."""
     profile = getattr(user, "wagtail_userprofile", None)
     avatar = profile.avatar.url if profile is not None and profile.avatar else None
     return {
@@ -266,7 +283,8 @@ def public_chatflow(chatflow, device: str | None = None) -> dict:
             people = {u.pk: u for u in chatflow.heading_users.all() if u.is_active}
             for group in chatflow.heading_groups.all():
                 people.update({u.pk: u for u in group.user_set.all() if u.is_active})
-            agents = [_person(u) for u in people.values()]
+            agents = [person(u) for u in people.values()]
+        texts = consent_texts(chatflow)
         payload = {
             "id": chatflow.pk,
             "lang": chatflow.language,
@@ -295,11 +313,11 @@ def public_chatflow(chatflow, device: str | None = None) -> dict:
             "mobile": chatflow.mobile_behaviour,
             "cookieConsent": {
                 "mode": chatflow.cookie_consent,
-                "text": chatflow.cookie_consent_text or str(defaults.COOKIE_CONSENT_TEXT),
+                "text": texts["cookies"],
             },
             "dataConsent": {
                 "mode": chatflow.data_consent,
-                "text": chatflow.data_consent_text or str(defaults.DATA_CONSENT_TEXT),
+                "text": texts["data"],
             },
             "subscribe": (
                 {

@@ -260,6 +260,8 @@ class VisitorConsumer(LivechatConsumer):
                 {"id": conversation.pk, "status": conversation.status} if conversation else None
             ),
             "contact": bool(self.visitor and self.visitor.contact_id),
+            "owner": service.heading_owner(self.visitor, self.chatflow_id),
+            "survey": service.survey_pending(conversation),
             "messages": messages,
         }
         return welcome, more
@@ -378,6 +380,33 @@ class VisitorConsumer(LivechatConsumer):
             raise protocol.ProtocolError("identify", _("Start the chat before sending."))
         await self.db(service.request_transcript, self.visitor)
         await self.send_json({"type": "transcript_sent"})
+
+    async def on_end(self, frame):
+        """The visitor ends the conversation; ``closed`` comes through the
+        visitor's group (every tab), or at once if it had ended already."""
+        if self.visitor is None:
+            raise service.NotFound(_("No such conversation."))
+        if not await self.db(service.end_by_visitor, self.visitor, frame["conversation"]):
+            await self.send_json({"type": "closed", "conversation": frame["conversation"]})
+
+    async def on_survey(self, frame):
+        if self.visitor is None:
+            raise service.NotFound(_("No such conversation."))
+        await self.db(
+            service.answer_survey,
+            self.visitor,
+            frame["conversation"],
+            frame["rating"],
+            frame["comment"],
+        )
+        await self.send_json({"type": "survey_saved", "conversation": frame["conversation"]})
+
+    async def on_consent(self, frame):
+        if self.visitor is None:
+            raise protocol.ProtocolError("identify", _("Start the chat before sending."))
+        await self.db(
+            service.record_consent, self.visitor, self.chatflow_id, frame["kind"], frame["given"]
+        )
 
     def _page(self, after):
         if service.last_seqs([self.conversation_id]).get(self.conversation_id, 0) <= after:
@@ -528,6 +557,7 @@ class AgentConsumer(LivechatConsumer):
                 "conversation": service.conversation_data(conversation),
                 "messages": messages,
                 "context": service.conversation_context(conversation),
+                "survey": service.survey_of(pk),
             },
             (conversation.inbox_id, conversation.visitor_id),
             through,
@@ -720,6 +750,12 @@ class AgentConsumer(LivechatConsumer):
                             }
                         )
                         return
+        elif kind == "survey":
+            if pk in self.opened:
+                await self.send_json(
+                    {"type": "survey", "conversation": pk, "survey": event["survey"]}
+                )
+            return
         elif kind == "visitor_page":
             if pk in self.opened:
                 await self.send_json(

@@ -16,6 +16,11 @@ MAX_URL = 2048
 MAX_TITLE = 255
 MAX_EMAIL = 254
 MAX_INT = 2**31 - 1
+# The feedback survey: a rating on a scale of five, and an optional comment.
+RATING_MIN, RATING_MAX = 1, 5
+MAX_COMMENT = 1000
+# Consents a visitor answers on the socket (the others come with ``email``).
+CONSENT_KINDS = ("cookies", "data")
 SURROGATE = re.compile("[\ud800-\udfff]")
 # What no text field may hold: unpaired surrogates (JSON can spell them,
 # ``"\ud800"``; no UTF-8 database or socket takes them) and NUL (PostgreSQL
@@ -70,6 +75,13 @@ def _str(frame, name, maximum, *, required=True):
     if len(value) > maximum:
         raise ProtocolError("too_long", f"“{name}” is longer than {maximum} characters.")
     return _text(value, name)
+
+
+def _choice(frame, name, choices):
+    value = frame.get(name)
+    if value not in choices or not isinstance(value, str):
+        raise ProtocolError("bad_frame", f"“{name}” must be one of {', '.join(choices)}.")
+    return value
 
 
 def _present(frame, name):
@@ -146,6 +158,16 @@ VISITOR_TYPES = {
     "read": lambda f, n: {"seq": _int(f, "seq")},
     "transcript": lambda f, n: {},
     "ping": lambda f, n: {},
+    "end": lambda f, n: {"conversation": _int(f, "conversation", minimum=1)},
+    "survey": lambda f, n: {
+        "conversation": _int(f, "conversation", minimum=1),
+        "rating": _int(f, "rating", minimum=RATING_MIN, maximum=RATING_MAX),
+        "comment": _str(f, "comment", MAX_COMMENT, required=False).strip(),
+    },
+    "consent": lambda f, n: {
+        "kind": _choice(f, "kind", CONSENT_KINDS),
+        "given": _bool(f, "given"),
+    },
 }
 
 AGENT_TYPES = {

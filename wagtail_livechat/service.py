@@ -36,7 +36,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import assignment, memo, tasks
-from .models import AgentStatus, Chatflow, Contact, Conversation, Inbox, Message, Visitor
+from .models import (
+    AgentStatus,
+    Chatflow,
+    ConsentRecord,
+    Contact,
+    Conversation,
+    Inbox,
+    Message,
+    SurveyAnswer,
+    Visitor,
+)
 from .pages import page_model
 from .throttle import allow
 
@@ -442,10 +452,15 @@ def _start(visitor: Visitor, chatflow_id) -> Conversation:
     if chatflow is None:
         raise ServiceError(_("This chat is not available any more."), code="not_found")
     conversation = Conversation(inbox=chatflow.inbox, chatflow=chatflow, visitor=visitor)
-    if chatflow.auto_assign:
+    owner, away = _owner_route(visitor, chatflow)
+    if owner is not None and not away:
+        conversation.assignee_id = owner
+    elif chatflow.auto_assign and not (away and chatflow.owner_routing == "owner"):
         conversation.assignee_id = _round_robin(chatflow)
         conversation.auto_assigned = conversation.assignee_id is not None
     conversation.save()
+    if away:
+        tasks.after_commit(tasks.notify_owner, conversation.pk, owner)
     return conversation
 
 
@@ -700,6 +715,12 @@ def capture_email(
             consents["data"] = now
         if subscribe and chatflow and chatflow.communication_consent:
             consents["subscriptions"] = [{"type": chatflow.subscription_type, "at": now}]
+        if chatflow is not None:
+            # The evidence, whatever was chosen: what was asked, and the answer.
+            if chatflow.data_consent == Chatflow.DataConsent.EXPLICIT:
+                _record_consent(visitor, chatflow, "data", consent, contact=contact)
+            if chatflow.communication_consent:
+                _record_consent(visitor, chatflow, "communication", subscribe, contact=contact)
         changed = visitor.contact_id != contact.pk
         visitor.contact = contact
         if changed:
@@ -913,3 +934,198 @@ def conversation_context(conversation: Conversation) -> dict:
             for u in conversation.inbox.members().order_by("first_name", "username")
         ],
     }
+
+
+# -- Consent records -------------------------------------------------------
+
+
+def consent_text(chatflow: Chatflow, kind: str) -> str:
+    """The text a chatflow shows for a consent, as the widget shows it (its
+    own or the default, in the chatflow's language)."""
+    from .config import consent_texts
+
+    return consent_texts(chatflow)[kind]
+
+
+def _record_consent(visitor, chatflow, kind, given, *, contact=None) -> ConsentRecord:
+    return ConsentRecord.objects.create(
+        kind=kind,
+        given=given,
+        text=consent_text(chatflow, kind),
+        subscription_type=chatflow.subscription_type if kind == "communication" else "",
+        visitor=visitor,
+        contact=contact if contact is not None else visitor.contact,
+        chatflow=chatflow,
+        revision_id=chatflow.live_revision_id,
+    )
+
+
+def record_consent(visitor: Visitor, chatflow_id, kind: str, given: bool) -> ConsentRecord:
+    """A visitor's answer to the cookie question, or their "I agree" to data
+    processing, as the chatflow they chat in asked it (a chatflow that does not
+    ask is refused: nothing is recorded that was never asked)."""
+    chatflow = Chatflow.objects.filter(pk=chatflow_id, live=True).first() if chatflow_id else None
+    asked = chatflow is not None and (
+        chatflow.cookie_consent != Chatflow.CookieConsent.OFF
+        if kind == "cookies"
+        else chatflow.data_consent == Chatflow.DataConsent.EXPLICIT
+    )
+    if not asked:
+        raise ServiceError(_("This chat does not ask for that consent."), code="forbidden")
+    return _record_consent(visitor, chatflow, kind, given)
+
+
+# -- Contact owners ----------------------------------------------------------
+
+
+def known_contact(visitor: Visitor | None) -> Contact | None:
+    """The visitor's contact when the visitor proved it (the mailed link, or
+    the site vouched for them): only then may the chat act on who they are."""
+    if visitor is None or visitor.contact_id is None or visitor.contact_confirmed_at is None:
+        return None
+    return visitor.contact
+
+
+def _owner_route(visitor: Visitor, chatflow: Chatflow) -> tuple[int | None, bool]:
+    """Whom the chatflow's owner routing gives a new conversation:
+    ``(owner id, away)``, or ``(None, False)`` when it does not apply (off, no
+    proven contact, no owner, or an owner who is not a member of the inbox)."""
+    if chatflow.owner_routing == Chatflow.OwnerRouting.OFF:
+        return None, False
+    contact = known_contact(Visitor.objects.select_related("contact").get(pk=visitor.pk))
+    owner = contact.owner_id if contact else None
+    if owner is None or not chatflow.inbox.members().filter(pk=owner).exists():
+        return None, False
+    present = memo.inbox_online(chatflow.inbox_id) and AgentStatus.available_user_ids([owner])
+    return owner, not present
+
+
+def heading_owner(visitor: Visitor | None, chatflow_id) -> dict | None:
+    """The owner the widget's heading shows (``{name, avatar}``), for a proven
+    contact with an owner, when the chatflow's heading is "contact owner"."""
+    from .config import person
+
+    contact = known_contact(visitor)
+    if contact is None or contact.owner_id is None or not chatflow_id:
+        return None
+    if not Chatflow.objects.filter(
+        pk=chatflow_id, live=True, heading_mode=Chatflow.HeadingMode.OWNER
+    ).exists():
+        return None
+    owner = (
+        get_user_model()
+        .objects.filter(pk=contact.owner_id, is_active=True)
+        .select_related("wagtail_userprofile")
+        .first()
+    )
+    return person(owner) if owner else None
+
+
+def owner_choices():
+    """Who may own a contact: active members of an inbox (directly, through a
+    group, or superusers, who are members of every inbox)."""
+    return (
+        get_user_model()
+        .objects.filter(
+            Q(is_superuser=True)
+            | Q(livechat_inboxes__isnull=False)
+            | Q(groups__livechat_inboxes__isnull=False),
+            is_active=True,
+        )
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
+
+
+# -- Ending a conversation and its survey -----------------------------------
+
+
+def end_by_visitor(visitor: Visitor, conversation_id: int) -> bool:
+    """The visitor ends their conversation: closed as an agent closes it
+    (the visitor's sockets get ``closed``). False: it was closed already."""
+    with transaction.atomic():
+        conversation = (
+            Conversation.objects.select_for_update(of=("self",), no_key=True)
+            .select_related("inbox", "assignee", "visitor__contact")
+            .filter(pk=conversation_id, visitor=visitor)
+            .first()
+        )
+        if conversation is None:
+            raise NotFound(_("No such conversation."))
+        if conversation.status != Conversation.Status.CLOSED:
+            conversation.status = Conversation.Status.CLOSED
+            conversation.closed_at = timezone.now()
+            conversation.save(update_fields=["status", "closed_at"])
+            _announce(conversation)
+            return True
+    return False
+
+
+def survey_pending(conversation: Conversation | None) -> bool:
+    """Whether the visitor may still answer this ended conversation's survey."""
+    return bool(
+        conversation is not None
+        and conversation.status == Conversation.Status.CLOSED
+        and conversation.chatflow is not None
+        and conversation.chatflow.feedback_survey
+        and not SurveyAnswer.objects.filter(conversation=conversation).exists()
+    )
+
+
+def survey_data(answer: SurveyAnswer | None) -> dict | None:
+    if answer is None:
+        return None
+    agent = answer.agent
+    return {
+        "rating": answer.rating,
+        "scale": SURVEY_SCALE,
+        "comment": answer.comment,
+        "agent": {"id": agent.pk, "name": display_name(agent)} if agent else None,
+        "created": answer.created_at.isoformat(),
+    }
+
+
+SURVEY_SCALE = 5
+
+
+def survey_of(conversation_id: int) -> dict | None:
+    return survey_data(
+        SurveyAnswer.objects.select_related("agent").filter(conversation_id=conversation_id).first()
+    )
+
+
+def answer_survey(visitor: Visitor, conversation_id: int, rating: int, comment: str) -> dict:
+    """Store the visitor's answer to the survey of their ended conversation,
+    once: the conversation's chatflow must ask for feedback, and a second
+    answer (or a resend) is refused with ``answered``, the first one kept."""
+    with transaction.atomic():
+        conversation = (
+            Conversation.objects.select_related("chatflow", "assignee")
+            .filter(pk=conversation_id, visitor=visitor)
+            .first()
+        )
+        if conversation is None:
+            raise NotFound(_("No such conversation."))
+        if conversation.chatflow is None or not conversation.chatflow.feedback_survey:
+            raise ServiceError(_("This chat asks for no feedback."), code="forbidden")
+        if conversation.status != Conversation.Status.CLOSED:
+            raise ServiceError(_("The conversation has not ended."), code="not_closed")
+        answer, created = SurveyAnswer.objects.get_or_create(
+            conversation=conversation,
+            defaults={
+                "chatflow": conversation.chatflow,
+                "agent": conversation.assignee,
+                "rating": rating,
+                "comment": comment,
+            },
+        )
+        if not created:
+            raise ServiceError(_("You rated this conversation already."), code="answered")
+        data = survey_data(answer)
+        fan_out(
+            (
+                inbox_group(conversation.inbox_id),
+                _event("survey", conversation.pk, conversation.inbox_id, survey=data),
+            )
+        )
+    return data

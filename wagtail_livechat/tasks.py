@@ -149,3 +149,38 @@ def _send_confirmation(visitor_id, contact_id):
         [contact.email],
     )
     return True
+
+
+@task()
+def notify_owner(conversation_id: int, owner_id: int) -> bool:
+    """Email a contact's owner that their contact started a conversation
+    while they were away (as HubSpot does); the conversation waits for them,
+    unassigned, or went to someone else, as the chatflow says."""
+    from django.contrib.auth import get_user_model
+
+    from .models import Conversation
+
+    owner = get_user_model().objects.filter(pk=owner_id, is_active=True).first()
+    conversation = (
+        Conversation.objects.filter(pk=conversation_id)
+        .select_related("inbox", "visitor__contact")
+        .first()
+    )
+    if owner is None or not owner.email or conversation is None:
+        return False
+    contact = conversation.visitor.contact
+    who = (contact.name or contact.email) if contact else _("A visitor")
+    link = (get_admin_base_url() or "") + reverse(
+        "wagtail_livechat_inbox:conversation", args=[conversation_id]
+    )
+    send_mail(
+        _("%(contact)s started a chat while you were away") % {"contact": who},
+        _(
+            "%(contact)s, a contact you own, started a conversation in %(inbox)s while "
+            "you were away.\n\nAnswer: %(link)s"
+        )
+        % {"contact": who, "inbox": conversation.inbox.name, "link": link},
+        conf.FROM_EMAIL,
+        [owner.email],
+    )
+    return True

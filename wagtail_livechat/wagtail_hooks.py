@@ -1,6 +1,7 @@
 """The "Live chat" admin menu: the agents' inbox, and chatflows, inboxes and
 canned responses as snippet viewsets."""
 
+from django.contrib.auth.models import Permission
 from django.urls import include, path, reverse
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
@@ -10,8 +11,9 @@ from wagtail.admin.ui.tables import UpdatedAtColumn
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import ReorderView, SnippetViewSet, SnippetViewSetGroup
 
-from . import admin_views, config, service
+from . import admin_views, config, reports, service
 from .compat import SubmenuHookMixin
+from .contact_admin import ContactViewSet
 from .models import CannedResponse, Chatflow, Inbox
 
 
@@ -47,6 +49,46 @@ class InboxViewSet(SnippetViewSet):
     menu_order = 300
     list_display = ["name", "time_zone", "launcher_position"]
     search_fields = ["name"]
+
+
+# -- The feedback survey's report ------------------------------------------
+
+
+@hooks.register("register_admin_urls")
+def register_report_urls():
+    view = reports.SurveyReportView
+    return [
+        path("reports/livechat-survey/", view.as_view(), name=view.index_url_name),
+        path(
+            "reports/livechat-survey/results/",
+            view.as_view(results_only=True),
+            name=view.index_results_url_name,
+        ),
+    ]
+
+
+class SurveyReportMenuItem(MenuItem):
+    def is_shown(self, request):
+        return reports.SurveyReportView.permission_policy.user_has_permission(request.user, "view")
+
+
+@hooks.register("register_reports_menu_item")
+def register_survey_report_menu_item():
+    return SurveyReportMenuItem(
+        _("Chat feedback"),
+        reverse(reports.SurveyReportView.index_url_name),
+        name="livechat-survey",
+        icon_name="livechat",
+        order=1300,
+    )
+
+
+@hooks.register("register_permissions")
+def register_survey_permissions():
+    """ "Can view survey answer" in the groups' permissions: who sees the report."""
+    return Permission.objects.filter(
+        content_type__app_label="wagtail_livechat", codename="view_surveyanswer"
+    )
 
 
 @hooks.register("register_icons")
@@ -118,7 +160,7 @@ class CannedResponseViewSet(SnippetViewSet):
 class LivechatViewSetGroup(SubmenuHookMixin, SnippetViewSetGroup):
     """The "Live chat" menu; "Conversations" joins it through its hook."""
 
-    items = (ChatflowViewSet, InboxViewSet, CannedResponseViewSet)
+    items = (ChatflowViewSet, InboxViewSet, ContactViewSet, CannedResponseViewSet)
     submenu_hook = LIVECHAT_MENU_HOOK
     menu_icon = "livechat"
     menu_label = _("Live chat")

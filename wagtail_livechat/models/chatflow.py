@@ -32,6 +32,7 @@ from wagtail.search import index
 from .. import defaults
 from ..forms import ChatflowForm
 from ..pages import page_model_name
+from ..widgets import DefaultTextarea, DefaultTextInput
 from .inbox import Inbox
 
 PAGE_MODEL = page_model_name()
@@ -386,11 +387,19 @@ class Chatflow(
     options_panels = [
         FieldPanel("language"),
         MultiFieldPanel(
-            [FieldPanel("cookie_consent"), FieldPanel("cookie_consent_text")],
+            [
+                FieldPanel("cookie_consent"),
+                FieldPanel(
+                    "cookie_consent_text", widget=DefaultTextInput(defaults.COOKIE_CONSENT_TEXT)
+                ),
+            ],
             heading=_("Cookie consent"),
         ),
         MultiFieldPanel(
-            [FieldPanel("data_consent"), FieldPanel("data_consent_text")],
+            [
+                FieldPanel("data_consent"),
+                FieldPanel("data_consent_text", widget=DefaultTextarea(defaults.DATA_CONSENT_TEXT)),
+            ],
             heading=_("Consent to process data"),
         ),
         MultiFieldPanel(
@@ -402,7 +411,10 @@ class Chatflow(
             heading=_("Consent to communicate"),
         ),
         MultiFieldPanel(
-            [FieldPanel("feedback_survey"), FieldPanel("survey_question")],
+            [
+                FieldPanel("feedback_survey"),
+                FieldPanel("survey_question", widget=DefaultTextInput(defaults.SURVEY_QUESTION)),
+            ],
             heading=_("Feedback"),
         ),
     ]

@@ -563,6 +563,7 @@
         "contact",
         "earlier",
         "heading",
+        "survey",
       ];
 
       static values = {
@@ -615,6 +616,20 @@
         });
       }
 
+      /* The visitor's answer to the feedback survey (text only). */
+      renderSurvey(survey) {
+        if (!this.hasSurveyTarget || !survey) return;
+        const slot = (name) => this.surveyTarget.querySelector(`[data-slot="${name}"]`);
+        slot("rating").textContent = survey.rating;
+        slot("scale").textContent = survey.scale;
+        slot("comment").textContent = survey.comment;
+        slot("comment").hidden = !survey.comment;
+        slot("agent").textContent = survey.agent ? survey.agent.name : "";
+        slot("created").setAttribute("datetime", survey.created);
+        slot("created").textContent = new Date(survey.created).toLocaleString();
+        this.surveyTarget.hidden = false;
+      }
+
       disconnect() {
         document.removeEventListener("visibilitychange", this.onVisible);
         window.removeEventListener("focus", this.onVisible);
@@ -631,6 +646,7 @@
             this.applyConversation(this.remember(frame.conversation));
             (frame.messages || []).forEach((message) => this.addMessage(message));
             if (frame.context) this.renderContext(frame.context);
+            if (frame.survey) this.renderSurvey(frame.survey);
             this.ready = true;
             this.flushPending();
             this.markRead();
@@ -645,6 +661,9 @@
             break;
           case "ack":
             this.acknowledge(frame.id, frame.message);
+            break;
+          case "survey":
+            if (mine(frame.conversation)) this.renderSurvey(frame.survey);
             break;
           case "error":
             if (frame.id && this.pending.has(frame.id)) {

@@ -80,3 +80,35 @@ def test_the_live_chat_menu_is_the_same_through_wagtail_and_through_the_fallback
         (i.name, i.order) for i in fallback.menu.registered_menu_items
     ]
     assert (native.name, native.order) == (fallback.name, fallback.order) == ("livechat", 250)
+
+
+# The last migration of each Wagtail app in Wagtail 7.4, the oldest Wagtail
+# supported. makemigrations on Wagtail 8 makes a new migration depend on 8's
+# latest (wagtailcore's 0098_apitoken), which 7.4 does not have: the app's
+# migrations would then not load there at all.
+WAGTAIL_74_LAST = {
+    "wagtailcore": 97,
+    "wagtailimages": 27,
+    "wagtaildocs": 14,
+    "wagtailusers": 15,
+    "wagtailadmin": 6,
+    "wagtailsearch": 10,
+    "wagtailforms": 5,
+    "wagtailredirects": 8,
+    "wagtailembeds": 9,
+}
+
+
+def test_migrations_depend_only_on_what_wagtail_7_4_has():
+    from django.db.migrations.loader import MigrationLoader
+
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    wrong = []
+    for (app, name), migration in loader.disk_migrations.items():
+        if app not in ("wagtail_livechat", "home"):
+            continue
+        for dep_app, dep_name in migration.dependencies:
+            last = WAGTAIL_74_LAST.get(dep_app)
+            if last is not None and dep_name != "__first__" and int(dep_name[:4]) > last:
+                wrong.append(f"{app}.{name} -> {dep_app}.{dep_name} (7.4's last: {last:04d})")
+    assert not wrong, "Wagtail 7.4 lacks: " + "; ".join(wrong)

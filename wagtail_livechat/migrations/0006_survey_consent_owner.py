@@ -10,7 +10,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("wagtail_livechat", "0005_config_generation"),
-        ("wagtailcore", "0098_apitoken"),
+        # Wagtail 7.4's last core migration (8.0's 0098_apitoken is not needed).
+        ("wagtailcore", "0097_baselogentry_uuid_action_timestamp_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -100,6 +100,60 @@ def test_a_shared_layer_is_quiet():
         assert check_channel_layer() == []
 
 
+REDIS_BACKEND = "channels_redis.core.RedisChannelLayer"
+
+
+@pytest.mark.parametrize(
+    "hosts",
+    [
+        ["redis://127.0.0.1:6379/0"],
+        [{"address": "redis://127.0.0.1:6379/0"}],
+        [{"address": "redis://127.0.0.1:6379/0", "socket_timeout": None}],  # 100 connections
+    ],
+)
+def test_redis_layer_with_redis_py_8_defaults_warns(hosts):
+    pytest.importorskip("channels_redis")
+    layers = {"default": {"BACKEND": REDIS_BACKEND, "CONFIG": {"hosts": hosts}}}
+    with override_settings(CHANNEL_LAYERS=layers, DEBUG=False):
+        (warning,) = check_channel_layer()
+    assert warning.id == "wagtail_livechat.W011" and "redis_channel_layer" in warning.hint
+
+
+def test_redis_channel_layer_gives_what_channels_redis_needs():
+    pytest.importorskip("channels_redis")
+    from wagtail_livechat.layers import redis_channel_layer
+
+    layer = redis_channel_layer("redis://127.0.0.1:6379/0", prefix="site")
+    assert layer["BACKEND"] == REDIS_BACKEND
+    assert layer["CONFIG"]["capacity"] == 1000 and layer["CONFIG"]["prefix"] == "site"
+    (host,) = layer["CONFIG"]["hosts"]
+    assert host["address"] == "redis://127.0.0.1:6379/0" and host["socket_timeout"] is None
+    with override_settings(CHANNEL_LAYERS={"default": layer}, DEBUG=False):
+        assert check_channel_layer() == []
+
+
+async def test_a_socket_idle_longer_than_redis_py_8s_read_timeout_lives():
+    """The real Redis: a receive that waits 7 s (channels-redis blocks 5 s at
+    a time) still gets the event sent after it, on the layer the helper
+    configures."""
+    import asyncio
+    import os
+
+    pytest.importorskip("channels_redis")
+    from channels_redis.core import RedisChannelLayer
+
+    from wagtail_livechat.layers import redis_channel_layer
+
+    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+    layer = RedisChannelLayer(**redis_channel_layer(url, prefix="idletest")["CONFIG"])
+    channel = await layer.new_channel()
+    receiving = asyncio.ensure_future(layer.receive(channel))
+    await asyncio.sleep(7)
+    await layer.send(channel, {"type": "hello"})
+    assert (await asyncio.wait_for(receiving, 5))["type"] == "hello"
+    await layer.flush()
+
+
 # -- The ASGI application ----------------------------------------------------
 # Applications for ASGI_APPLICATION = "tests.test_checks.<name>".
 

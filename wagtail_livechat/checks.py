@@ -115,7 +115,49 @@ def check_channel_layer(app_configs=None, **kwargs):
                 id="wagtail_livechat.W004",
             )
         ]
-    return []
+    return _check_redis_hosts(backend)
+
+
+def _check_redis_hosts(backend) -> list:
+    """channels-redis with redis-py 8's defaults: idle sockets die after 5 s
+    and a process opens at most 100 connections (layers.redis_channel_layer)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        from channels_redis.core import RedisChannelLayer
+    except ImportError:
+        return []
+    if not issubclass(backend, RedisChannelLayer):
+        return []
+    try:
+        major = int(version("redis").split(".")[0])
+    except (PackageNotFoundError, ValueError):
+        return []
+    hosts = settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("hosts") or ["default"]
+    unsafe = [
+        host
+        for host in hosts
+        if major >= 8
+        and (
+            not isinstance(host, dict)
+            or host.get("socket_timeout", 5) is not None
+            or (host.get("max_connections") or 100) < 10_000
+        )
+    ]
+    if not unsafe:
+        return []
+    return [
+        Warning(
+            "The Redis channel layer uses redis-py 8's connection defaults: a socket idle "
+            "for 5 s dies (code 1011), and past 100 connections a process's sockets fail.",
+            hint=(
+                "CHANNEL_LAYERS = {'default': wagtail_livechat.layers.redis_channel_layer("
+                "REDIS_URL)}, or give each host socket_timeout=None and a large "
+                "max_connections (docs/integration.md)."
+            ),
+            id="wagtail_livechat.W011",
+        )
+    ]
 
 
 # -- The ASGI application ----------------------------------------------------

@@ -50,3 +50,32 @@ class LocalChannelLayer(InMemoryChannelLayer):
                 await self.send(channel, message)
             except ChannelFull:  # as Channels does: a full socket misses it (and repairs)
                 pass
+
+
+# redis-py 8 changed two defaults that channels-redis 4.3 relies on: reads
+# time out after 5 s (channels-redis waits for events with a blocking read of
+# 5 s, so a socket idle that long dies with 1011), and a process holds at most
+# 100 connections (past that, sockets joining their groups get
+# MaxConnectionsError and die). These are redis-py 7's defaults.
+REDIS_HOST_OPTIONS = {
+    "socket_timeout": None,
+    "socket_connect_timeout": None,
+    "max_connections": 2**31,
+}
+
+
+def redis_channel_layer(*urls: str, **config) -> dict:
+    """``CHANNEL_LAYERS["default"]`` for channels-redis on ``urls``, with the
+    connection options it needs and a capacity for bursts (an event dropped
+    for a full socket costs a repair read)::
+
+        CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL)}
+    """
+    return {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "capacity": 1000,
+            **config,
+            "hosts": [{**REDIS_HOST_OPTIONS, "address": url} for url in urls],
+        },
+    }

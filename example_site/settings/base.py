@@ -114,14 +114,10 @@ else:
 
 REDIS_URL = os.environ.get("REDIS_URL")
 if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # A burst to a busy socket must queue, not be dropped (the
-            # default capacity is 100); a dropped event costs a repair read.
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000},
-        }
-    }
+    from wagtail_livechat.layers import redis_channel_layer
+
+    # Capacity for bursts, and the connection options channels-redis needs.
+    CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL)}
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -145,6 +141,7 @@ LANGUAGES = [
     ("nl", "Nederlands"),
     ("fr", "Français"),
     ("de", "Deutsch"),
+    ("es", "Español"),
 ]
 WAGTAIL_CONTENT_LANGUAGES = [("en", "English")]
 TIME_ZONE = "UTC"

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from example_site.home.models import HomePage, StandardPage
-from wagtail_livechat import config
+from wagtail_livechat import config, memo
 from wagtail_livechat.models import (
     Chatflow,
     ConfigGeneration,
@@ -41,6 +41,9 @@ COLD_PAGE_QUERIES = 6
 # The config generation, read from the database (then at most once a
 # WAGTAIL_LIVECHAT_CONFIG_CHECK_EVERY, and after this process's own changes).
 GENERATION_QUERIES = 1
+# Whether the chosen chatflow's inbox is online (the inbox, its office hours,
+# its members, their availability), held per process for memo.TTL seconds.
+ONLINE_QUERIES = 4
 
 
 def ask(client, path="/", page=None, **params):
@@ -79,7 +82,8 @@ def test_home_gets_the_demo_chatflow(client, demo, website_chat):
     assert payload["heading"]["name"] == "Example team"
     assert payload["kb"] is True
     assert payload["lang"] == "en"
-    assert payload["online"] is True  # the Sales inbox has no hours: always open
+    # The Sales inbox has no hours (always open), but no agent is connected.
+    assert payload["online"] is False
     assert payload["welcome"] == "<p>Hi! How can we help you today?</p>"
     assert payload["strings"]["send"] == "Send"
 
@@ -168,7 +172,9 @@ def _generation_row(db):
 
 
 def test_cold_and_warm_query_counts(client, demo, django_assert_num_queries):
-    with django_assert_num_queries(GENERATION_QUERIES + COLD_SNAPSHOT_QUERIES + COLD_PAGE_QUERIES):
+    with django_assert_num_queries(
+        GENERATION_QUERIES + COLD_SNAPSHOT_QUERIES + COLD_PAGE_QUERIES + ONLINE_QUERIES
+    ):
         assert chatflow_of(ask(client, "/", demo)) is not None
     with django_assert_num_queries(0):
         assert chatflow_of(ask(client, "/", demo)) is not None
@@ -184,7 +190,7 @@ def test_cold_and_warm_query_counts(client, demo, django_assert_num_queries):
 
 
 def test_cold_request_without_page_reads_only_the_snapshot(client, demo, django_assert_num_queries):
-    with django_assert_num_queries(GENERATION_QUERIES + COLD_SNAPSHOT_QUERIES):
+    with django_assert_num_queries(GENERATION_QUERIES + COLD_SNAPSHOT_QUERIES + ONLINE_QUERIES):
         assert chatflow_of(ask(client, "/x/")) is not None
 
 
@@ -201,7 +207,7 @@ def test_snapshot_query_count_does_not_grow_with_chatflows(
         chatflow.heading_users.add(*sales.users.all())
         chatflow.save()
     cache.clear()
-    with django_assert_num_queries(GENERATION_QUERIES + COLD_SNAPSHOT_QUERIES):
+    with django_assert_num_queries(GENERATION_QUERIES + COLD_SNAPSHOT_QUERIES + ONLINE_QUERIES):
         chatflow_of(ask(client, "/y/"))
     assert len(config.snapshot().chatflows) == 5
 
@@ -251,6 +257,8 @@ def test_saving_an_inbox_invalidates(
 def test_saving_office_hours_invalidates(
     client, demo, website_chat, django_capture_on_commit_callbacks
 ):
+    # A member's agent socket is open (what AgentConsumer marks).
+    memo.agent_present(Inbox.objects.get(name="Sales").members().first().pk)
     assert chatflow_of(ask(client, "/", demo))["online"] is True
     sales = Inbox.objects.get(name="Sales")
     not_today = (timezone.now().weekday() + 3) % 7

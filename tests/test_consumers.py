@@ -495,8 +495,9 @@ def confirm_from_mail(message):
 
 
 async def test_email_capture_confirmation_consent_and_transcript(setup):
-    _agent, inbox, _chatflow, visitor = setup
+    agent, inbox, _chatflow, visitor = setup
     chatflow = await db(make_chatflow, inbox, "Consent", data_consent="explicit")
+    agent_ws, _ = await agent_socket(agent)  # online: no mail to the agents
     ws, _ = await visitor_socket(visitor, chatflow)
     await ws.send_json_to({"type": "email", "email": "not-an-email"})
     error = await ws.receive_json_from()
@@ -529,10 +530,12 @@ async def test_email_capture_confirmation_consent_and_transcript(setup):
     assert mail.outbox[-1].to == ["ann@example.com"]
     assert "Question <i>?</i>" in mail.outbox[-1].body
     await ws.disconnect()
+    await agent_ws.disconnect()
 
 
 async def test_many_visitors_giving_one_address_send_it_three_mails_at_most(setup):
-    _agent, _inbox, chatflow, _visitor = setup
+    agent, _inbox, chatflow, _visitor = setup
+    agent_ws, _ = await agent_socket(agent)  # online: no mail to the agents
     for i in range(20):
         visitor = await db(Visitor.objects.create)
         ws, _ = await visitor_socket(visitor, chatflow)
@@ -546,6 +549,7 @@ async def test_many_visitors_giving_one_address_send_it_three_mails_at_most(setu
     await db(tasks.drain)
     assert len(mail.outbox) == 3
     assert all("spam" not in m.body for m in mail.outbox)
+    await agent_ws.disconnect()
 
 
 def test_a_forged_or_stale_confirmation_link_confirms_nothing(client, db):
@@ -673,7 +677,8 @@ async def test_consent_is_recorded_only_where_it_was_asked(setup):
 
 
 async def test_transcripts_are_throttled(setup):
-    _agent, _inbox, chatflow, visitor = setup
+    agent, _inbox, chatflow, visitor = setup
+    agent_ws, _ = await agent_socket(agent)  # online: no mail to the agents
     ws, _ = await visitor_socket(visitor, chatflow)
     await ws.send_json_to({"type": "email", "email": "cy@example.com"})
     await receive_until(ws, "contact")
@@ -690,6 +695,7 @@ async def test_transcripts_are_throttled(setup):
     await db(tasks.drain)
     assert len(mail.outbox) == 3  # the confirmation and two transcripts
     await ws.disconnect()
+    await agent_ws.disconnect()
 
 
 async def test_deeply_nested_frame_is_a_bad_frame(setup):

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.django_db
         ("nl", "Chat openen", "We bewaren wat je"),
         ("de", "Chat öffnen", "Wir speichern, was Sie"),
         ("fr", "Ouvrir le chat", "Nous conservons ce que"),
+        ("es", "Abrir el chat", "Guardamos lo que escribes"),
     ],
 )
 def test_widget_speaks_the_chatflow_language(language, open_chat, consent):
@@ -30,3 +31,33 @@ def test_an_edited_consent_text_wins_over_the_default():
         make_inbox(), language="nl", data_consent="explicit", data_consent_text="Eigen tekst"
     )
     assert public_chatflow(chatflow)["dataConsent"]["text"] == "Eigen tekst"
+
+
+def test_every_language_of_the_site_has_a_compiled_catalog():
+    """Each language a chatflow can choose has a compiled catalog (the .mo is
+    what Django reads)."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    import wagtail_livechat
+
+    locale = Path(wagtail_livechat.__file__).parent / "locale"
+    missing = [
+        code
+        for code, _name in settings.LANGUAGES
+        if code != "en" and not (locale / code / "LC_MESSAGES" / "django.mo").exists()
+    ]
+    assert not missing
+
+
+def test_spanish_translates_every_widget_string():
+    from django.utils import translation
+
+    from wagtail_livechat.config import widget_strings
+
+    with translation.override("en"):
+        english = widget_strings()
+    with translation.override("es"):
+        spanish = widget_strings()
+    assert [k for k in english if spanish[k] == english[k]] == []

@@ -24,6 +24,7 @@ def test_hello_defaults():
         "after": 0,
         "chatflow": None,
         "page": None,
+        "identity": None,
     }
 
 

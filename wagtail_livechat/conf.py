@@ -46,6 +46,10 @@ DEFAULTS = {
     # Websockets one client address may hold open in a process (a browser
     # tab holds one; an office behind one address holds many).
     "MAX_SOCKETS_PER_CLIENT": 50,
+    # Seconds a visitor identification token (``identify()``) stays valid.
+    "IDENTIFY_MAX_AGE": 60 * 60,
+    # Identify Django's logged-in users (email, full name, pk) automatically.
+    "IDENTIFY_USERS": False,
     # Defer loading the widget until window.WagtailLivechat.load() is called.
     "DEFER": False,
 }

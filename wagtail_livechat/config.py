@@ -16,11 +16,11 @@ from datetime import datetime
 
 from django.core.cache import caches
 from django.templatetags.static import static
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 from wagtail.rich_text import expand_db_html
 
-from . import defaults, hours, targeting
+from . import defaults, memo, targeting
 from .conf import conf
 from .pages import page_model
 
@@ -80,6 +80,7 @@ class CompiledChatflow:
     public: dict
     hours: tuple = ()
     time_zone: str = "UTC"
+    inbox_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,7 @@ def build_snapshot() -> Snapshot:
             public=public_chatflow(c),
             hours=tuple(c.inbox.hours_table()),
             time_zone=c.inbox.time_zone,
+            inbox_id=c.inbox_id,
         )
         for c in chatflows
     )
@@ -338,7 +340,9 @@ def public_chatflow(chatflow, device: str | None = None) -> dict:
 def visible_payload(compiled: CompiledChatflow, now: datetime | None = None) -> dict:
     """The cached payload completed with what changes from minute to minute."""
     payload = dict(compiled.public)
-    payload["online"] = hours.is_open(compiled.hours, compiled.time_zone, now or timezone.now())
+    # Decided where the welcome frame decides it (memo): office hours and an
+    # available agent connected now, so the header cannot flip after it.
+    payload["online"] = memo.inbox_online(compiled.inbox_id, now)
     agents = payload["heading"]["agents"]
     if len(agents) > HEADING_AGENTS_SHOWN:
         payload["heading"] = dict(

@@ -16,9 +16,11 @@ import json
 import logging
 import time
 from collections import Counter
+from contextlib import nullcontext
 
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from . import clients, database, identity, memo, protocol, service
@@ -47,6 +49,9 @@ class LivechatConsumer(AsyncWebsocketConsumer):
     per_client: Counter = Counter()
     client = None
     closing = False
+    # The language of this socket's errors and notices (a visitor's: their
+    # chatflow's); None: the site's.
+    language = None
 
     async def db(self, fn, *args, **kwargs):
         """Run ``fn`` on the database thread. What it fans out is sent from
@@ -131,13 +136,14 @@ class LivechatConsumer(AsyncWebsocketConsumer):
         if self._frames > self.frame_budget:
             await self.send_error("rate_limited", _("Too many frames; wait a moment."))
             return
-        try:
-            frame = protocol.parse(text_data, self.side, max_length=conf.MAX_MESSAGE_LENGTH)
-            await getattr(self, f"on_{frame['type']}")(frame)
-        except protocol.ProtocolError as error:
-            await self.send_json(error.as_frame())
-        except service.ServiceError as error:
-            await self.send_error(error.code, error.message)
+        with translation.override(self.language) if self.language else nullcontext():
+            try:
+                frame = protocol.parse(text_data, self.side, max_length=conf.MAX_MESSAGE_LENGTH)
+                await getattr(self, f"on_{frame['type']}")(frame)
+            except protocol.ProtocolError as error:
+                await self.send_json(error.as_frame())
+            except service.ServiceError as error:
+                await self.send_error(error.code, error.message)
 
     posting: set | None = None
 
@@ -239,10 +245,25 @@ class VisitorConsumer(LivechatConsumer):
                 service.visitor_group(self.visitor.pk), self.channel_name
             )
 
-    def _welcome(self, after, page):
-        conversation = service.current_conversation(self.visitor)
+    def _welcome(self, after, page, token=None):
+        chatflow = (
+            service.Chatflow.objects.filter(pk=self.chatflow_id, live=True)
+            .only("pk", "inbox_id", "language")
+            .first()
+            if self.chatflow_id
+            else None
+        )
+        inbox_id = chatflow.inbox_id if chatflow else None
+        identified = False
         if self.visitor is not None:
+            claims = identity.claims_for(token, self.scope.get("user"))
+            if claims is not None:
+                self.visitor = service.identify_visitor(self.visitor, claims)
+            contact = self.visitor.contact
+            identified = bool(contact and contact.identified_at)
             service.update_visitor_page(self.visitor, page)
+        # The conversation of this chatflow's inbox: one per inbox.
+        conversation = service.current_conversation(self.visitor, inbox_id)
         messages, more = [], False
         if conversation is not None:
             self.conversation_id = conversation.pk
@@ -250,8 +271,7 @@ class VisitorConsumer(LivechatConsumer):
             self.delivery = Delivery(through)
             inbox_id = conversation.inbox_id
         else:
-            chatflow = service.Chatflow.objects.filter(pk=self.chatflow_id, live=True).first()
-            inbox_id = chatflow.inbox_id if chatflow else None
+            self.conversation_id, self.delivery = None, Delivery()
         welcome = {
             "type": "welcome",
             "visitor": self.visitor is not None,
@@ -260,16 +280,21 @@ class VisitorConsumer(LivechatConsumer):
                 {"id": conversation.pk, "status": conversation.status} if conversation else None
             ),
             "contact": bool(self.visitor and self.visitor.contact_id),
+            "identified": identified,
             "owner": service.heading_owner(self.visitor, self.chatflow_id),
             "survey": service.survey_pending(conversation),
             "messages": messages,
         }
-        return welcome, more
+        return welcome, more, chatflow.language if chatflow else None
 
     async def on_hello(self, frame):
         self.chatflow_id = frame["chatflow"]
         self.delivery = Delivery(frame["after"])
-        welcome, more = await self.db(self._welcome, frame["after"], frame["page"])
+        welcome, more, language = await self.db(
+            self._welcome, frame["after"], frame["page"], frame["identity"]
+        )
+        # Errors and notices on this socket speak the chatflow's language.
+        self.language = language or self.language
         await self.send_json(welcome)
         if more:  # a long-offline client: the rest, page by page, in order
             await self.resync()
@@ -493,6 +518,9 @@ class AgentConsumer(LivechatConsumer):
         await self._follow_inboxes()
 
     async def disconnect(self, code):
+        if self.present is not None:
+            await self.db(memo.agent_gone, self.present)
+            self.present = None
         await self._flush_reads()
         await self.channel_layer.group_discard(service.AGENTS_GROUP, self.channel_name)
         for pk in self.inbox_ids:
@@ -505,7 +533,7 @@ class AgentConsumer(LivechatConsumer):
         on connect, on every ping, and at once when a membership changes.
         ``rejoin`` adds every group again (a restarted Redis forgets them,
         and channels-redis expires them after a day)."""
-        self.agent = await self.db(service.agent_for, self.user)
+        self.agent = await self.db(self._agent_now)
         if self.agent is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
@@ -529,6 +557,17 @@ class AgentConsumer(LivechatConsumer):
                 )
         if rejoin:
             await self.channel_layer.group_add(service.AGENTS_GROUP, self.channel_name)
+
+    present = None  # the user this socket marks connected (memo)
+
+    def _agent_now(self):
+        """Who this agent is now; an agent socket marks its user connected
+        (refreshed on every ping), which is what makes an inbox online."""
+        agent = service.agent_for(self.user)
+        if agent is not None:
+            memo.agent_present(agent.id, new_socket=self.present is None)
+            self.present = agent.id
+        return agent
 
     @property
     def me(self):

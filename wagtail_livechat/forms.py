@@ -101,6 +101,8 @@ class ConfigQueryForm(forms.Form):
     )
     ref = forms.CharField(required=False, max_length=2048)
     visits = forms.IntegerField(required=False, min_value=0, max_value=10**6)
+    # The site's token vouching for the visitor (docs/identification.md).
+    identity = forms.CharField(required=False, max_length=2000)
 
     def clean_url(self):
         url = self.cleaned_data["url"]

@@ -16,8 +16,8 @@ from .templatetags.wagtail_livechat import loader_context
 
 
 @pass_context
-def _livechat(context, nonce=None):
-    html = render_to_string("wagtail_livechat/tag.html", loader_context(context, nonce))
+def _livechat(context, nonce=None, identity=None):
+    html = render_to_string("wagtail_livechat/tag.html", loader_context(context, nonce, identity))
     return Markup(html)  # noqa: S704  (rendered by Django's escaping template)
 
 
@@ -35,7 +35,7 @@ class LivechatExtension(Extension):
             if kwargs:
                 parser.stream.expect("comma")
             key = parser.stream.expect("name")
-            if key.value != "nonce":
+            if key.value not in ("nonce", "identity"):
                 parser.fail(f"{{% livechat %}} takes no argument {key.value!r}", key.lineno)
             parser.stream.expect("assign")
             kwargs.append(nodes.Keyword(key.value, parser.parse_expression()))

@@ -15,6 +15,7 @@ CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 MAX_URL = 2048
 MAX_TITLE = 255
 MAX_EMAIL = 254
+MAX_IDENTITY = 2000
 MAX_INT = 2**31 - 1
 # The feedback survey: a rating on a scale of five, and an optional comment.
 RATING_MIN, RATING_MAX = 1, 5
@@ -146,6 +147,8 @@ VISITOR_TYPES = {
         "after": _int(f, "after", required=False) or 0,
         "chatflow": _int(f, "chatflow", required=False, minimum=1),
         "page": _page(f.get("page")),
+        # The site's token vouching for the visitor (docs/identification.md).
+        "identity": _str(f, "identity", MAX_IDENTITY, required=False) or None,
     },
     "message": _message,
     "typing": lambda f, n: {"on": _bool(f, "on")},

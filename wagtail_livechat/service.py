@@ -440,17 +440,21 @@ def post_visitor_message(
 def _current_or_start(visitor: Visitor, chatflow_id) -> Conversation:
     # One conversation start at a time per visitor (NO KEY: see _append).
     Visitor.objects.select_for_update(no_key=True).filter(pk=visitor.pk).first()
-    return current_conversation(visitor) or _start(visitor, chatflow_id)
-
-
-def _start(visitor: Visitor, chatflow_id) -> Conversation:
     chatflow = (
         Chatflow.objects.filter(pk=chatflow_id, live=True).select_related("inbox").first()
         if chatflow_id
         else None
     )
     if chatflow is None:
-        raise ServiceError(_("This chat is not available any more."), code="not_found")
+        # No chatflow shows any more: the latest conversation, if any, goes on.
+        conversation = current_conversation(visitor)
+        if conversation is None:
+            raise ServiceError(_("This chat is not available any more."), code="not_found")
+        return conversation
+    return current_conversation(visitor, chatflow.inbox_id) or _start(visitor, chatflow)
+
+
+def _start(visitor: Visitor, chatflow: Chatflow) -> Conversation:
     conversation = Conversation(inbox=chatflow.inbox, chatflow=chatflow, visitor=visitor)
     owner, away = _owner_route(visitor, chatflow)
     if owner is not None and not away:
@@ -644,10 +648,16 @@ def visitor_by_key(key: str | None) -> Visitor | None:
     return Visitor.objects.select_related("contact").filter(key=key).first()
 
 
-def current_conversation(visitor: Visitor | None) -> Conversation | None:
+def current_conversation(visitor: Visitor | None, inbox_id=None) -> Conversation | None:
+    """The visitor's latest conversation in this inbox (any inbox: None). A
+    conversation belongs to the inbox of the chatflow it started in, so a
+    visitor has one per inbox."""
     if visitor is None:
         return None
-    return visitor.conversations.select_related("inbox", "chatflow").order_by("-created_at").first()
+    conversations = visitor.conversations.select_related("inbox", "chatflow")
+    if inbox_id is not None:
+        conversations = conversations.filter(inbox_id=inbox_id)
+    return conversations.order_by("-created_at", "-pk").first()
 
 
 def _page_at(url: str, page_id: int | None) -> int | None:
@@ -737,6 +747,52 @@ def capture_email(
         ).select_related("inbox", "assignee", "visitor__contact"):
             _announce(conversation, "contact", context=conversation_context(conversation))
     return visitor
+
+
+def identify_visitor(visitor: Visitor, claims) -> Visitor:
+    """Link the visitor to the contact the site vouched for (``claims``: a
+    :class:`identity.Claims` read from a genuine token or a logged-in user),
+    marked identified, its address proven; returns the visitor as now stored.
+    Nothing is written when the visitor is already that contact."""
+    email = claims.email.lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        return visitor
+    contact = visitor.contact
+    if (
+        contact is not None
+        and contact.identified_at is not None
+        and contact.email == email
+        and (not claims.name or contact.name == claims.name)
+        and contact.external_id == claims.external_id
+        and visitor.contact_confirmed_at is not None
+    ):
+        return visitor
+    now = timezone.now()
+    with transaction.atomic():
+        visitor = Visitor.objects.select_for_update(no_key=True).get(pk=visitor.pk)
+        # The site's own id first: a person whose address changed stays one contact.
+        contact = (
+            claims.external_id
+            and Contact.objects.select_for_update().filter(external_id=claims.external_id).first()
+        ) or Contact.objects.get_or_create(email=email)[0]
+        if contact.email != email and not Contact.objects.filter(email=email).exists():
+            contact.email = email
+        contact.name = claims.name or contact.name
+        contact.external_id = claims.external_id or contact.external_id
+        contact.identified_at = contact.identified_at or now
+        contact.email_confirmed_at = contact.email_confirmed_at or now
+        contact.save()
+        visitor.contact = contact
+        visitor.contact_confirmed_at = now
+        visitor.save(update_fields=["contact", "contact_confirmed_at"])
+        _apply_consents(visitor, contact)
+        for conversation in visitor.conversations.filter(
+            status=Conversation.Status.OPEN
+        ).select_related("inbox", "assignee", "visitor__contact"):
+            _announce(conversation, "contact", context=conversation_context(conversation))
+    return Visitor.objects.select_related("contact").get(pk=visitor.pk)
 
 
 def allow_mail(address: str) -> bool:
@@ -920,6 +976,8 @@ def conversation_context(conversation: Conversation) -> dict:
                 "confirmed": visitor.contact_confirmed_at is not None,
                 "unconfirmed_consents": sorted(visitor.pending_consents or ()),
                 "name": contact.name,
+                "identified": contact.identified_at is not None,
+                "external_id": contact.external_id,
                 "data_consent": bool(contact.data_consent_at),
                 "subscriptions": [s["type"] for s in contact.subscriptions],
             }

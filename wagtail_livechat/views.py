@@ -26,16 +26,21 @@ def _visitor_key(request):
     return identity.unsign(request.COOKIES.get(conf.VISITOR_COOKIE))
 
 
-def visitor_facts(request, needed: frozenset) -> dict:
+def visitor_facts(request, needed: frozenset, token: str = "") -> dict:
     """Facts about the visitor that only the server knows. Each is computed
     only if some published chatflow filters on it, so that a warm request
-    from a visitor who never chatted costs no query."""
+    from a visitor who never chatted costs no query. A visitor the site
+    vouches for (a genuine identification token, or a logged-in user with
+    ``WAGTAIL_LIVECHAT_IDENTIFY_USERS``) is logged in and a known contact."""
     facts = {}
+    if not needed & {"logged_in", "contact"}:
+        return facts
+    vouched = identity.claims_for(token, request.user) is not None
     if "logged_in" in needed:
-        facts["logged_in"] = request.user.is_authenticated
+        facts["logged_in"] = vouched or request.user.is_authenticated
     if "contact" in needed:
         key = _visitor_key(request)
-        facts["contact"] = bool(
+        facts["contact"] = vouched or bool(
             key and Visitor.objects.filter(key=key, contact__isnull=False).exists()
         )
     return facts
@@ -76,7 +81,7 @@ def chatflow_config(request):
         referrer=data["ref"],
         visits=data["visits"],
         **page,
-        **visitor_facts(request, snap.visitor_facts),
+        **visitor_facts(request, snap.visitor_facts, data["identity"]),
     )
     chosen = targeting.choose(snap.candidates, visit, choice)
     payload = config.visible_payload(snap.by_id[chosen]) if chosen else None

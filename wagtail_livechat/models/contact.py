@@ -23,6 +23,16 @@ class Contact(models.Model):
     # Set when someone followed the link mailed to this address: until then
     # the address is only what a visitor typed.
     email_confirmed_at = models.DateTimeField(_("address confirmed"), null=True, blank=True)
+    # Set when the site vouched for this person (a signed token, or a
+    # logged-in user): see docs/identification.md.
+    identified_at = models.DateTimeField(_("identified by the site"), null=True, blank=True)
+    external_id = models.CharField(
+        _("external id"),
+        max_length=255,
+        blank=True,
+        db_index=True,
+        help_text=_("The site's own id for this person, as its identification token gave it."),
+    )
     data_consent_at = models.DateTimeField(_("consented to data processing"), null=True, blank=True)
     subscriptions = models.JSONField(
         _("consents to communicate"),

@@ -38,18 +38,22 @@ def csp_nonce(context) -> str:
     return ""
 
 
-def loader_context(context, nonce=None) -> dict:
+def loader_context(context, nonce=None, identity=None) -> dict:
     """What ``tag.html`` renders: the boot data, and the nonce (given, or the
-    page's if it uses one; ``""`` for none)."""
+    page's if it uses one; ``""`` for none). ``identity``: a token of
+    :func:`wagtail_livechat.identify`, only in pages rendered per user."""
+    boot = boot_data(context.get("page"))
+    if identity:
+        boot["identity"] = str(identity)
     return {
-        "boot": boot_data(context.get("page")),
+        "boot": boot,
         "nonce": csp_nonce(context) if nonce is None else str(nonce or ""),
     }
 
 
 @register.inclusion_tag("wagtail_livechat/tag.html", takes_context=True)
-def livechat(context, nonce=None):
-    return loader_context(context, nonce)
+def livechat(context, nonce=None, identity=None):
+    return loader_context(context, nonce, identity)
 
 
 @register.simple_tag(takes_context=True)

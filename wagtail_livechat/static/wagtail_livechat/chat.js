@@ -242,7 +242,7 @@ export function mount({ root, cfg, boot, emit, sheet, remember, mem, close: shut
     status.textContent = s.connecting; // "Online" only once the server welcomes us
     ws.onopen = () => {
       attempt = 0;
-      ws.send(JSON.stringify({ type: "hello", after: lastSeq, chatflow: cfg.id,
+      ws.send(JSON.stringify({ type: "hello", after: lastSeq, chatflow: cfg.id, identity: boot.identity,
         page: { url: location.href, title: document.title.slice(0, 255), id: boot.page } }));
       expect(ws);
       pinger = setInterval(() => {

@@ -77,6 +77,7 @@
     if (boot.chatflow) return boot.chatflow; // preview: configured inline
     const q = new URLSearchParams({ url: location.href, device: device(), ref: d.referrer });
     if (boot.page) q.set("page", boot.page);
+    if (boot.identity) q.set("identity", boot.identity);
     if (navigator.language) q.set("lang", navigator.language);
     if (mem.v) q.set("visits", mem.v);
     const res = await fetch(`${boot.config}?${q}`, { credentials: "same-origin" });
@@ -252,6 +253,12 @@
      * instead of the floating launcher. */
     embed: (into) => (api.remove(), api.load({ inline: into })),
     status: () => ({ state, chatflow: cfg && cfg.id, online: !!(cfg && cfg.online) }),
+    /* The site vouches for the visitor (docs/identification.md); takes
+     * effect on the next load, so reload the config if it ran already. */
+    identify(token) {
+      boot.identity = token || undefined;
+      return state === "idle" ? Promise.resolve() : api.refresh();
+    },
     on(name, fn) {
       (listeners[name] = listeners[name] || []).push(fn);
     },

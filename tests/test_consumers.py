@@ -1,6 +1,7 @@
 """The websocket protocol, end to end through the ASGI stack (origin check,
 auth, routing) with Channels' WebsocketCommunicator."""
 
+import asyncio
 import json
 import re
 import time
@@ -836,4 +837,36 @@ async def test_a_confirmed_address_given_again_stays_confirmed(setup):
     await db(tasks.drain)
     assert len(mail.outbox) == mails
     assert (await db(lambda: Visitor.objects.get(pk=visitor.pk))).contact_confirmed_at
+    await ws.disconnect()
+
+
+async def test_an_offline_inbox_is_emailed_once_for_a_burst_of_messages(setup):
+    """Nobody connected: the first message mails the inbox; the rest of the
+    burst neither mails again nor enqueues a task (whose claim would be one
+    more write per message)."""
+    from django.db.backends.utils import CursorWrapper
+
+    agent, _inbox, chatflow, visitor = setup
+    await db(lambda: type(agent).objects.filter(pk=agent.pk).update(email="alex@example.com"))
+    claims = []
+    original = CursorWrapper._execute
+
+    def _execute(self, sql, *args):
+        if sql.startswith("UPDATE") and "offline_notified_at" in sql:
+            claims.append(sql)
+        return original(self, sql, *args)
+
+    CursorWrapper._execute = _execute
+    try:
+        ws, welcome = await visitor_socket(visitor, chatflow)
+        assert welcome["online"] is False
+        for i in range(5):
+            await ws.send_json_to({"type": "message", "id": f"night-{i:04d}", "body": f"hello {i}"})
+            await receive_until(ws, "ack")
+        await asyncio.to_thread(tasks.drain)
+    finally:
+        CursorWrapper._execute = original
+    assert len(claims) == 1
+    (notice,) = mail.outbox
+    assert notice.to == ["alex@example.com"] and "hello 0" in notice.body
     await ws.disconnect()

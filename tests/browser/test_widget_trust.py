@@ -41,7 +41,9 @@ def test_a_silent_server_is_not_online_and_an_unanswered_message_offers_a_retry(
     # The server answers again: the retry sends it once, with the same id.
     silent["on"] = False
     retry.click()
-    expect(status).to_have_text("Online", timeout=15_000)
+    # Welcomed: the status is the server's ("Offline": no agent is connected,
+    # and "online" needs one), no longer "Connecting…" / "Reconnecting…".
+    expect(status).to_have_text("Offline", timeout=15_000)
     expect(retry).to_have_count(0)
     expect(dialog.locator(".msg.pending, .msg.failed")).to_have_count(0, timeout=15_000)
     assert Message.objects.filter(body="Is anyone there?").count() == 1

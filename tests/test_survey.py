@@ -4,6 +4,7 @@ and reported in Wagtail's Reports menu with CSV and XLSX exports."""
 
 import csv
 import io
+import re
 
 import pytest
 from django.contrib.auth.models import Group, Permission
@@ -13,7 +14,7 @@ from openpyxl import load_workbook
 from tests.livechat_factories import make_agent, make_chatflow, make_inbox
 from tests.sockets import agent_socket, db, receive_until, visitor_socket
 from wagtail_livechat import protocol, service
-from wagtail_livechat.models import Conversation, SurveyAnswer, Visitor
+from wagtail_livechat.models import Chatflow, Conversation, SurveyAnswer, Visitor
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -307,6 +308,8 @@ def test_report_lists_answers_with_totals_and_filters(admin_client, answers):
     assert "3 answers: average rating 3.67 out of 5, 67% satisfied" in page
     page = admin_client.get(reverse(REPORT), {"agent": other_agent.pk}).content.decode()
     assert "2 answers: average rating 1.5 out of 5, 0% satisfied" in page
+    page = admin_client.get(reverse(REPORT), {"group": "chatflow"}).content.decode()
+    assert "Per chatflow" in page and "3.67" in page and re.search(r">\s*67\s*<", page)
 
 
 def read_csv(response):
@@ -325,11 +328,17 @@ def test_report_exports_answers_and_results_per_chatflow_agent_and_time(admin_cl
     # A formula is text in a spreadsheet program.
     assert '\'=HYPERLINK("http://evil")' in [r[2] for r in rows]
 
+    # An answer whose chatflow was deleted since: a blank cell.
+    Chatflow.objects.filter(name="Support").delete()
+    assert read_csv(admin_client.get(reverse(REPORT), {"export": "csv"}))[1][2:4] == [
+        "<b>bad</b>",
+        "",
+    ]
     rows = read_csv(admin_client.get(reverse(REPORT), {"export": "csv", "group": "chatflow"}))
     assert rows == [
         ["Group", "Answers", "Average rating", "Satisfied (4 or 5), %"],
         ["Chat", "3", "3.67", "67"],
-        ["Support", "1", "1.0", "0"],
+        ["—", "1", "1.0", "0"],
     ]
     rows = read_csv(admin_client.get(reverse(REPORT), {"export": "csv", "group": "agent"}))
     assert rows[1:] == [["alex", "2", "4.5", "100"], ["blake", "2", "1.5", "0"]]

@@ -91,7 +91,7 @@ class SurveyReportView(ReportView):
         "created_at",
         "rating",
         "comment",
-        "chatflow.name",
+        "chatflow_name",
         "agent_name",
         "conversation_id",
     ]
@@ -100,7 +100,7 @@ class SurveyReportView(ReportView):
         "created_at": _("Answered"),
         "rating": _("Rating (1-5)"),
         "comment": _("Comment"),
-        "chatflow.name": _("Chatflow"),
+        "chatflow_name": _("Chatflow"),
         "agent_name": _("Agent"),
         "conversation_id": _("Conversation"),
         "label": _("Group"),
@@ -139,7 +139,7 @@ class SurveyReportView(ReportView):
             DateColumn("created_at", label=_("Answered")),
             Column("rating", label=_("Rating (1-5)")),
             Column("comment", label=_("Comment")),
-            Column("chatflow", label=_("Chatflow")),
+            Column("chatflow_name", label=_("Chatflow")),
             Column("agent_name", label=_("Agent")),
             TitleColumn(
                 "conversation_id",
@@ -168,7 +168,11 @@ class SurveyReportView(ReportView):
                 average_raw=Avg("rating"),
                 satisfied_count=Count("pk", filter=Q(rating__gte=SATISFIED)),
             )
-            .order_by("-label" if self.group in ("day", "month") else "label")
+            .order_by(
+                F("label").desc(nulls_last=True)
+                if self.group in ("day", "month")
+                else F("label").asc(nulls_last=True)
+            )
         )
 
     def decorate_paginated_queryset(self, object_list):
@@ -184,6 +188,8 @@ class SurveyReportView(ReportView):
                 row["average"] = round(row.pop("average_raw"), 2)
                 row["satisfied"] = round(100 * row.pop("satisfied_count") / row["answers"])
             else:
+                # A chatflow or agent deleted since: blank, not an error.
+                row.chatflow_name = row.chatflow.name if row.chatflow else ""
                 row.agent_name = (
                     (row.agent.get_full_name() or row.agent.get_username()) if row.agent else ""
                 )

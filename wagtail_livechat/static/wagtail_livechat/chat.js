@@ -34,7 +34,7 @@ button.b{font:inherit;border:0;border-radius:6px;padding:8px 14px;background:var
 .results a{display:block;padding:4px 0;color:inherit}.typing{font-size:13px;color:#555;min-height:1.2em;padding:0 14px}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}[hidden]{display:none!important}
 .inline .chat{width:100%;max-width:none;height:100%;box-shadow:none}.inline .close{display:none}
-.results .row input{flex:1}
+.results .row input{flex:1}fieldset{border:0;margin:0;padding:0}.end{border:1px solid #fff9;border-radius:6px;background:none;color:inherit;font:inherit;font-size:13px;padding:4px 8px;cursor:pointer}
 @media(max-width:600px){.l:not(.inline) .chat{position:fixed;inset:0;width:auto;max-width:none;height:auto;border-radius:0}.open>.btn{display:none}}`;
 
 let uid = 0;
@@ -93,6 +93,9 @@ export function mount({ root, cfg, boot, emit, sheet, remember, mem, close: shut
   let cookieOk = cfg.cookieConsent.mode === "off";
   let gone = false;
   let ready = false; // the socket is open and welcomed
+  let conv = 0; // the conversation's id
+  let agreed = false;
+  const consents = []; // consent frames, sent once the visitor is identified
 
   /* -- Elements ----------------------------------------------------------- */
   const heading = cfg.heading;
@@ -100,9 +103,12 @@ export function mount({ root, cfg, boot, emit, sheet, remember, mem, close: shut
   const status = h("small", { role: "status" });
   const close = h("button", { type: "button", class: "close", "aria-label": s.close, text: "×", onclick: shut });
   // No <header>: inside the page's body it would be a second banner landmark.
-  const header = h("div", { class: "hd" },
-    heading.avatar && h("img", { src: heading.avatar, alt: "" }),
-    h("div", {}, h("h2", { text: heading.name || names || s.open }), status), close);
+  const title = h("h2", { text: heading.name || names || s.open });
+  const avatar = h("img", { src: heading.avatar, alt: "", hidden: !heading.avatar });
+  const faces = heading.mode === "agents" ? heading.agents.filter((a) => a.avatar).map((a) => h("img", { src: a.avatar, alt: "" })) : [];
+  const end = h("button", { type: "button", class: "end", hidden: true, text: s.end,
+    onclick: () => send({ type: "end", conversation: conv }) });
+  const header = h("div", { class: "hd" }, ...faces, avatar, h("div", {}, title, status), end, close);
   const welcome = h("div", { class: "welcome" });
   welcome.innerHTML = cfg.welcome; // editor-made rich text, sanitised by Wagtail
   const log = h("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": s.messages || s.message });
@@ -128,7 +134,7 @@ export function mount({ root, cfg, boot, emit, sheet, remember, mem, close: shut
   const cookieBox = h("form", { hidden: true, onsubmit: (e) => e.preventDefault() },
     h("p", { text: cfg.cookieConsent.text }),
     h("div", { class: "row" },
-      h("button", { class: "b", type: "button", text: s.accept, onclick: () => { cookieOk = true; cookieBox.hidden = true; flush(); } }),
+      h("button", { class: "b", type: "button", text: s.accept, onclick: () => { cookieOk = true; cookieBox.hidden = true; consents.push({ type: "consent", kind: "cookies", given: true }); flush(); } }),
       h("button", { class: "b", type: "button", text: s.decline, onclick: () => { cookieBox.hidden = true; say(s.declined); } })));
   // "On exit intent": asked when the pointer leaves through the top of the
   // window (or on the first send, if that comes first).
@@ -194,6 +200,27 @@ export function mount({ root, cfg, boot, emit, sheet, remember, mem, close: shut
   function say(text, cls = "system") {
     log.append(h("p", { class: cls, text }));
   }
+
+  /* The feedback survey, once per conversation, when it ends. */
+  let poll = null;
+  function rate(id = conv) {
+    if (!cfg.survey || poll || !id) return;
+    const n = `lc${++uid}`;
+    const [label, comment] = field(s.comment, { tag: "textarea", rows: 2, maxlength: 1000 });
+    poll = h("form", { onsubmit: (e) => {
+      e.preventDefault();
+      const r = poll.querySelector(":checked");
+      if (r) send({ type: "survey", conversation: id, rating: +r.value, comment: comment.value.trim() });
+    } },
+    h("fieldset", {}, h("legend", { text: cfg.survey }),
+      h("div", { class: "row" }, ...[1, 2, 3, 4, 5].flatMap((v) => [
+        h("input", { type: "radio", name: n, id: `${n}-${v}`, value: v, required: true }), h("label", { for: `${n}-${v}`, text: v })])),
+      h("small", { text: s.scale })),
+    label, comment, h("button", { class: "b", type: "submit", text: s.rate }));
+    log.append(poll);
+    scroll();
+  }
+  const thanks = () => poll?.replaceWith(h("p", { class: "system", text: s.thanks }));
 
   function renderStatus() {
     status.textContent = online ? s.online : s.offline;
@@ -297,7 +324,7 @@ export function mount({ root, cfg, boot, emit, sheet, remember, mem, close: shut
     if (frame.type === "message" && pending.has(frame.id)) watch(frame.id);
     if (ws && ws.readyState === 1 && ready) ws.send(JSON.stringify(frame));
     else {
-      if (frame.type === "email" || frame.type === "transcript") queue.push(frame);
+      if (/^(email|transcript|survey|end)$/.test(frame.type)) queue.push(frame);
       connect();
     }
   }
@@ -320,10 +347,18 @@ export function mount({ root, cfg, boot, emit, sheet, remember, mem, close: shut
         contact = f.contact;
         online = f.online;
         started = !!f.conversation;
+        conv = f.conversation?.id || 0;
+        end.hidden = f.conversation?.status !== "open";
+        if (f.owner && heading.mode === "owner") {
+          title.textContent = f.owner.name;
+          if (f.owner.avatar) (avatar.src = f.owner.avatar), (avatar.hidden = false);
+        }
+        if (f.survey) rate();
         ready = true;
         f.messages.forEach((m) => add(m, false));
         renderStatus();
         queue.splice(0).forEach(send);
+        if (identified) consents.splice(0).forEach(send);
         flush();
         break;
       case "ack": {
@@ -340,6 +375,8 @@ export function mount({ root, cfg, boot, emit, sheet, remember, mem, close: shut
           }
         }
         lastSeq = Math.max(lastSeq, f.message.seq);
+        if (conv !== f.message.conversation) (conv = f.message.conversation), (poll = null);
+        end.hidden = false;
         if (!started) {
           started = true;
           emit("conversation:started", { conversation: f.message.conversation });
@@ -356,6 +393,8 @@ export function mount({ root, cfg, boot, emit, sheet, remember, mem, close: shut
         break;
       case "closed":
         say(s.ended);
+        end.hidden = true;
+        rate(f.conversation);
         transcript.hidden = !contact;
         emit("conversation:closed", { conversation: f.conversation });
         break;
@@ -365,6 +404,9 @@ export function mount({ root, cfg, boot, emit, sheet, remember, mem, close: shut
         renderStatus();
         say(f.confirmed ? s.emailSaved : s.emailConfirm);
         break;
+      case "survey_saved":
+        thanks();
+        break;
       case "transcript_sent":
         transcript.hidden = true;
         say(s.transcriptSent);
@@ -373,7 +415,8 @@ export function mount({ root, cfg, boot, emit, sheet, remember, mem, close: shut
         if (f.code === "identify") {
           identified = false;
           flush();
-        } else if (f.code === "invalid_email" || f.code === "no_email") {
+        } else if (f.code === "answered") thanks();
+        else if (f.code === "invalid_email" || f.code === "no_email") {
           emailError.textContent = f.message;
           emailForm.hidden = false;
         } else {
@@ -440,6 +483,11 @@ export function mount({ root, cfg, boot, emit, sheet, remember, mem, close: shut
       say(consent.text, "err");
       agree.focus();
       return;
+    }
+    if (agree && !agreed) {
+      agreed = true;
+      consents.push({ type: "consent", kind: "data", given: true });
+      if (ready && identified) consents.splice(0).forEach(send);
     }
     if (!emailForm.hidden && cfg.email.when === "before_chat") {
       email.focus();

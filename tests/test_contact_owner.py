@@ -100,6 +100,17 @@ async def test_an_away_owner_is_emailed_and_the_conversation_waits_unassigned(te
         await ws.disconnect()
 
 
+async def test_an_owner_who_is_not_connected_is_away(team):
+    owner, other, inbox, contact, visitor = team
+    chatflow = await db(make_chatflow, inbox, owner_routing="owner", auto_assign=True)
+    other_ws, _ = await agent_socket(other)  # the inbox is online, the owner is not here
+    conversation = await db(start, visitor, chatflow)
+    assert conversation.assignee_id is None
+    await db(tasks.drain)
+    assert [m.to for m in mail.outbox if "while you were away" in m.subject] == [[owner.email]]
+    await other_ws.disconnect()
+
+
 async def test_an_away_owner_is_emailed_and_routing_goes_on_as_usual_when_configured(team):
     owner, other, inbox, contact, visitor = team
     await db(AgentStatus.objects.create, user=owner, available=False)

@@ -1076,7 +1076,11 @@ def _owner_route(visitor: Visitor, chatflow: Chatflow) -> tuple[int | None, bool
     owner = contact.owner_id if contact else None
     if owner is None or not chatflow.inbox.members().filter(pk=owner).exists():
         return None, False
-    present = memo.inbox_online(chatflow.inbox_id) and AgentStatus.available_user_ids([owner])
+    # Present as the inbox is online (memo decides): within office hours,
+    # available, and connected now.
+    present = memo.inbox_online(chatflow.inbox_id) and memo.connected(
+        AgentStatus.available_user_ids([owner])
+    )
     return owner, not present
 
 

@@ -391,8 +391,10 @@ def test_create_saves_every_field_of_every_tab(
     assert payload["kb"] is True
     assert payload["welcome"].startswith("<p")
     assert 'href="https://example.com/faq"' in payload["welcome"]
-    assert payload["heading"]["alias"] is True
-    assert payload["heading"]["avatar"].endswith(".png")
+    # The "specific users" heading shows them: the team name, avatar and
+    # alias stored from the custom branding do not apply (issue 8).
+    assert payload["heading"]["alias"] is False
+    assert payload["heading"]["avatar"] is None and payload["heading"]["name"] == ""
     assert sorted(a["name"] for a in payload["heading"]["agents"]) == ["Alex", "Sam"]
     assert payload["desktop"] == {
         "behaviour": "prompt_and_open",

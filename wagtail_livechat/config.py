@@ -299,11 +299,13 @@ def public_chatflow(chatflow, device: str | None = None) -> dict:
                 "when": chatflow.email_capture,
                 "text": chatflow.email_capture_text,
             },
+            # A team name and avatar left from the custom branding must not
+            # replace the agents shown by name; the alias is the branding's.
             "heading": {
                 "mode": chatflow.heading_mode,
-                "name": chatflow.team_name,
-                "avatar": avatar,
-                "alias": chatflow.use_team_alias,
+                "name": chatflow.team_name if chatflow.heading_mode != "agents" else "",
+                "avatar": avatar if chatflow.heading_mode != "agents" else None,
+                "alias": chatflow.use_team_alias and chatflow.heading_mode == "branding",
                 "agents": agents,
             },
             "desktop": {

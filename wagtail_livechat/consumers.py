@@ -667,7 +667,7 @@ class AgentConsumer(LivechatConsumer):
             if delivery is not None
             else []
         )
-        return service.message_data(message), earlier
+        return service.message_data(message, for_agents=True), earlier
 
     async def on_typing(self, frame):
         pk = frame["conversation"]

@@ -11,6 +11,11 @@ KNOWLEDGE_BASE_MIN_PAGES = 3
 
 
 class ChatflowForm(WagtailAdminModelForm):
+    class Media:
+        # Hides the fields that do not apply to the option chosen and marks
+        # those it makes required (the checks of ``clean`` below).
+        js = ["wagtail_livechat/chatflow_editor.js"]
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if "target_page_types" in self.fields:

@@ -291,9 +291,11 @@ def _append(pk, *, sets="", params=(), where="", where_params=(), agent_name=Non
             elif column == "name" and agent_name is not None:
                 parts.append(
                     f"COALESCE((SELECT NULLIF(team_name, '') FROM {chatflows} "  # noqa: S608
-                    f"WHERE id = {chatflow[0]} AND use_team_alias), %s)"
+                    f"WHERE id = {chatflow[0]} AND use_team_alias AND heading_mode = %s), %s)"
                 )
-                values += [*chatflow[1], agent_name]
+                # The alias belongs to the custom branding heading only: a
+                # team name left from it must not hide agents shown by name.
+                values += [*chatflow[1], Chatflow.HeadingMode.BRANDING.value, agent_name]
             else:
                 parts.append("%s")
                 values.append(getattr(message, column))
@@ -333,6 +335,8 @@ def _append(pk, *, sets="", params=(), where="", where_params=(), agent_name=Non
     )
     message.seq = row["seq"]
     message._state.adding = False
+    if agent_name is not None:
+        message.agent_name = agent_name  # what agents see (message_data)
     message._state.db = connection.alias
     return message, row
 
@@ -375,7 +379,7 @@ def _summary_delta(message: Message, row: dict, **extra) -> dict:
 
 
 def _fan_out_message(message: Message, row: dict, summary: dict) -> None:
-    data = message_data(message)
+    data = message_data(message, for_agents=True)
     event = _event(
         "message",
         message.conversation_id,
@@ -393,6 +397,9 @@ def _fan_out_message(message: Message, row: dict, summary: dict) -> None:
         if message.note
         else event
     )
+    if not message.note and data["name"] != message.name and message.name:
+        # The visitor sees the team's alias; agents, who answered.
+        to_visitor = dict(event, message=message_data(message))
     fan_out((inbox_group(row["inbox"]), event), (visitor_group(row["visitor"]), to_visitor))
 
 
@@ -892,13 +899,27 @@ def mark_visitor_read(visitor: Visitor, conversation_id: int | None, seq: int) -
 # -- Reading ---------------------------------------------------------------
 
 
-def message_data(message: Message) -> dict:
+def _agent_name(message: Message) -> str:
+    """The real name of the agent who wrote a message: what agents see, even
+    where the visitor saw the team's alias. Known without a read when this
+    process stored the message; else from its user (select it along)."""
+    name = getattr(message, "agent_name", None)
+    if name is None and message.user_id is not None:
+        name = message.user.first_name or message.user.get_username()
+    return name or message.name
+
+
+def message_data(message: Message, *, for_agents: bool = False) -> dict:
+    """A message as a client sees it; ``for_agents``: under the agent's real
+    name, not the team alias the visitor saw."""
+    name = message.name
+    if for_agents and message.author == Message.Author.AGENT:
+        name = _agent_name(message)
     return {
         "seq": message.seq,
         "conversation": message.conversation_id,
         "author": message.author,
-        "name": message.name
-        or (_("Visitor") if message.author == Message.Author.VISITOR else _("Agent")),
+        "name": name or (_("Visitor") if message.author == Message.Author.VISITOR else _("Agent")),
         "body": message.body,
         "note": message.note,
         "created": message.created_at.isoformat(),
@@ -914,12 +935,23 @@ def page_after(conversation_id: int, after: int, *, notes: bool, limit: int = HI
     rows = list(
         Message.objects.filter(conversation_id=conversation_id, seq__gt=after)
         .order_by("seq")
-        .only("seq", "conversation_id", "author", "name", "body", "note", "created_at")[: limit + 1]
+        .select_related("user" if notes else None)
+        .only(
+            "seq",
+            "conversation_id",
+            "author",
+            "name",
+            "body",
+            "note",
+            "created_at",
+            *(("user__first_name", "user__username") if notes else ("user_id",)),
+        )[: limit + 1]
     )
     more = len(rows) > limit
     rows = rows[:limit]
     through = rows[-1].seq if rows else after
-    return [message_data(m) for m in rows if notes or not m.note], through, more
+    # Notes go to agents only: a page with notes is an agent's.
+    return [message_data(m, for_agents=notes) for m in rows if notes or not m.note], through, more
 
 
 def messages_between(conversation_id: int, after: int, before: int, *, notes: bool) -> list:
@@ -935,8 +967,8 @@ def messages_between(conversation_id: int, after: int, before: int, *, notes: bo
 def recent_messages(conversation: Conversation, limit: int = HISTORY_LIMIT) -> list[dict]:
     """The newest ``limit`` messages, oldest first, notes included (the
     thread an agent's page opens with)."""
-    newest = conversation.messages.order_by("-seq")[:limit]
-    return [message_data(m) for m in reversed(newest)]
+    newest = conversation.messages.select_related("user").order_by("-seq")[:limit]
+    return [message_data(m, for_agents=True) for m in reversed(newest)]
 
 
 def last_seqs(pks) -> dict[int, int]:

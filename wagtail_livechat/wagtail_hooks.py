@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.admin.menu import MenuItem
 from wagtail.admin.ui.sidebar import LinkMenuItem
-from wagtail.admin.ui.tables import UpdatedAtColumn
+from wagtail.admin.ui.tables import LiveStatusTagColumn, UpdatedAtColumn
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import ReorderView, SnippetViewSet, SnippetViewSetGroup
 
@@ -35,7 +35,9 @@ class ChatflowViewSet(SnippetViewSet):
     url_prefix = "livechat/chatflows"
     url_namespace = "wagtail_livechat_chatflows"
     menu_order = 200
-    list_display = ["name", "inbox", UpdatedAtColumn()]
+    # Wagtail's status tag: "live", "draft" or "live + draft" (published,
+    # with changes not published yet), as Wagtail lists its own snippets.
+    list_display = ["name", "inbox", UpdatedAtColumn(), LiveStatusTagColumn()]
     list_filter = ["inbox", "live"]
     search_fields = ["name"]
     reorder_view_class = ChatflowReorderView

@@ -80,11 +80,21 @@ NEW_VISITORS_PER_ADDRESS = 20  # POST /livechat/visitor/ a minute, per client ad
 PAGE = 200  # messages in welcome / history
 
 # Key sets the document lists.
-WELCOME = {"type", "visitor", "online", "conversation", "contact", "messages"}
+WELCOME = {
+    "type",
+    "visitor",
+    "online",
+    "conversation",
+    "contact",
+    "identified",
+    "owner",
+    "survey",
+    "messages",
+}
 AGENT_WELCOME = {"type", "user", "available", "inboxes"}
 ACK = {"type", "id", "message"}
 MESSAGE = {"seq", "conversation", "author", "name", "body", "note", "created"}
-HISTORY = {"type", "conversation", "messages", "context"}
+HISTORY = {"type", "conversation", "messages", "context", "survey"}
 SUMMARY = {
     "id",
     "inbox",

@@ -200,7 +200,14 @@ def test_the_owner_heads_the_chat_and_gets_the_contacts_new_conversation(visitor
 
 
 def test_reset_to_the_default_text_in_the_chatflow_editor(agent, demo):
-    chatflow = website_chat(data_consent_text="Our own text", language="en")
+    # The texts show (and can be reset) when the chatflow asks for them.
+    chatflow = website_chat(
+        data_consent_text="Our own text",
+        data_consent="explicit",
+        cookie_consent="before_chat",
+        feedback_survey=True,
+        language="en",
+    )
     log_in(agent)
     agent.goto(f"/admin/livechat/chatflows/edit/{chatflow.pk}/")
     agent.get_by_role("tab", name="Options").click()

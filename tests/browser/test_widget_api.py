@@ -193,3 +193,19 @@ def test_the_demo_page_of_the_api(page, demo):
     page.get_by_role("button", name="Embed the chat here").click()
     expect(page.locator("#chat-inline").get_by_role("dialog")).to_be_visible()
     expect(log).to_contain_text("loaded")
+
+
+def test_open_before_the_widget_is_ready_opens_it_once_ready(page, demo):
+    """A page's own button may call open() while the config is still on its
+    way: the chat opens as soon as the widget is ready, not never."""
+    held = []
+    page.route("**/livechat/config/**", lambda route: held.append(route))
+    page.goto("/")
+    page.wait_for_function("() => !!window.WagtailLivechat")
+    page.evaluate("() => window.WagtailLivechat.open()")
+    expect(page.locator("#wagtail-livechat-root")).to_have_count(0)  # not ready yet
+    page.wait_for_timeout(200)
+    for route in held:
+        route.continue_()
+    page.unroute("**/livechat/config/**")
+    expect(chat_dialog(page)).to_be_visible()

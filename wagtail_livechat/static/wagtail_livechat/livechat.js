@@ -19,6 +19,7 @@
   let state = "idle";
   let inline = null; // the element the chat is embedded in, if any
   let gen = 0; // a load that remove() made stale renders nothing
+  let asked = null; // open() called before the widget was ready
 
   /* One localStorage entry, written only after the visitor acted:
    * m: minimised until (ms), v: visits counted since they first chatted,
@@ -137,6 +138,7 @@
     emit("loaded", { chatflow: cfg.id, online: !!cfg.online });
     // Preview and inline show the opened chat; focus stays where it is.
     if (boot.chatflow || inline) show({ focus: false });
+    else if (asked) show(asked), (asked = null);
     // A visitor who has chatted before (so consented): reconnect at once, so
     // that replies and the page they are on reach the inbox while they browse.
     else if (cfg.resume) mountChat().then((c) => c.connect(), () => {});
@@ -215,8 +217,10 @@
       }
       render();
     },
-    async open({ focus = true } = {}) {
-      if (!root || state === "open") return;
+    async open(options) {
+      if (!root) return void (asked = options || {});
+      const { focus = true } = options || {};
+      if (state === "open") return;
       state = "open";
       root.querySelector(".p")?.remove();
       const btn = root.querySelector(".btn");
@@ -240,7 +244,7 @@
     remove() {
       chat?.destroy?.();
       host?.remove();
-      host = root = chat = cfg = loading = inline = null;
+      host = root = chat = cfg = loading = inline = asked = null;
       state = "idle";
       gen++;
     },

@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -296,12 +297,7 @@ def test_a_message_is_stored_when_the_database_connection_died():
     from asgiref.sync import async_to_sync
 
     from tests.sockets import receive_until, visitor_socket
-    from wagtail_livechat import tasks
-
-    # The test's own connections live on: the main thread's (the fixtures')
-    # and the helper thread's (``db``).
-    connection.ensure_connection()
-    keep = [connection.connection.info.backend_pid]
+    from wagtail_livechat import database, tasks
 
     @async_to_sync
     async def scenario():
@@ -312,20 +308,27 @@ def test_a_message_is_stored_when_the_database_connection_died():
         await ws.send_json_to({"type": "message", "id": "first-0001", "body": "first"})
         await receive_until(ws, "ack")
 
-        def terminate_the_others():
-            # Every connection to the test database but this one: the database
-            # threads' (the one thread, or a pool), as a restart would.
+        # The database threads' connections only (one thread, or each of a
+        # pool: a barrier puts one call on each), as a restart would drop them.
+        count = database.threads()
+        barrier = threading.Barrier(count)
+
+        def backend_pid():
+            barrier.wait(10)
+            connection.ensure_connection()
+            return connection.connection.info.backend_pid
+
+        pids = [
+            p for p, _ in await asyncio.gather(*(database.run(backend_pid) for _ in range(count)))
+        ]
+        assert len(set(pids)) == count
+
+        def terminate(pids):
             with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-                    "AND pid <> ALL(%s)",
-                    [keep],
-                )
-                return cursor.rowcount
+                cursor.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s) AS pid", [pids])
 
         await asyncio.to_thread(tasks.drain)  # the first message's side work, done
-        assert await db(terminate_the_others) >= 1
+        await db(terminate, pids)
         await ws.send_json_to({"type": "message", "id": "second-0001", "body": "second"})
         ack, others = await receive_until(ws, "ack", timeout=5)
         assert ack["message"]["seq"] == 2

@@ -12,12 +12,12 @@ if getattr(settings, "WAGTAIL_PAGE_MODEL", "wagtailcore.Page") == "wagtailcore.P
 def _clear_cache():
     """Each test starts with no compiled config cached, and reads the config
     generation afresh (the database it was read from is gone)."""
-    from wagtail_livechat import config, memo, service
+    from wagtail_livechat import config, memo
 
     cache.clear()
     config._seen = (0.0, None)
     memo.forget()
-    service._offline_noticed.clear()
+    memo._offline_noticed.clear()
     yield
     cache.clear()
     config._seen = (0.0, None)

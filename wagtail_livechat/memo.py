@@ -97,3 +97,26 @@ def inbox_online(inbox_id: int, now=None) -> bool:
         _inboxes[inbox_id] = entry
     _expires, table, time_zone, _available, anyone = entry
     return anyone and hours.is_open(table, time_zone, now or timezone.now())
+
+
+# When this process last enqueued each conversation's offline notice. The
+# task's conditional update decides across processes; this keeps a busy
+# offline inbox from enqueuing a task, and its write, for every message (on
+# SQLite those writes queued behind the sockets' for the one write lock, and
+# a load of 250 conversations stalled).
+_offline_noticed: dict[int, float] = {}
+
+
+def offline_notice_due(conversation_id: int) -> bool:
+    from .tasks import OFFLINE_NOTIFY_EVERY
+
+    now = time.monotonic()
+    every = OFFLINE_NOTIFY_EVERY.total_seconds()
+    last = _offline_noticed.get(conversation_id)
+    if last is not None and now - last < every:
+        return False
+    if len(_offline_noticed) >= 10_000:  # bounded: forget those past their window
+        for pk in [pk for pk, at in _offline_noticed.items() if now - at >= every]:
+            del _offline_noticed[pk]
+    _offline_noticed[conversation_id] = now
+    return True

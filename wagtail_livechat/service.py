@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -403,27 +402,6 @@ def _fan_out_message(message: Message, row: dict, summary: dict) -> None:
     fan_out((inbox_group(row["inbox"]), event), (visitor_group(row["visitor"]), to_visitor))
 
 
-# When this process last enqueued each conversation's offline notice. The
-# task's conditional update decides across processes; this keeps a busy
-# offline inbox from enqueuing a task, and its write, for every message (on
-# SQLite those writes queued behind the sockets' for the one write lock, and
-# a load of 250 conversations stalled).
-_offline_noticed: dict[int, float] = {}
-
-
-def _offline_notice_due(conversation_id: int) -> bool:
-    now = time.monotonic()
-    every = tasks.OFFLINE_NOTIFY_EVERY.total_seconds()
-    last = _offline_noticed.get(conversation_id)
-    if last is not None and now - last < every:
-        return False
-    if len(_offline_noticed) >= 10_000:  # bounded: forget those past their window
-        for pk in [pk for pk, at in _offline_noticed.items() if now - at >= every]:
-            del _offline_noticed[pk]
-    _offline_noticed[conversation_id] = now
-    return True
-
-
 def post_visitor_message(
     visitor: Visitor, *, client_id: str, body: str, chatflow_id=None, conversation_id=None
 ):
@@ -459,7 +437,7 @@ def post_visitor_message(
                 # The list may not have this row yet: the whole summary (one read).
                 summary = conversation_data(conversation_for_summary(pk))
         _fan_out_message(message, row, summary)
-        if not memo.inbox_online(row["inbox"]) and _offline_notice_due(message.conversation_id):
+        if not memo.inbox_online(row["inbox"]) and memo.offline_notice_due(message.conversation_id):
             tasks.after_commit(tasks.notify_offline, message.conversation_id, message.pk)
         return message
 

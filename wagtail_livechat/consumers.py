@@ -39,6 +39,9 @@ CLOSE_BUSY = 4013
 CLOSE_TOO_MANY = 4029  # too many sockets from one client address
 
 READ_EVERY = 1.0  # seconds: an agent's read receipts are coalesced to one a second
+# Messages of one socket stored in one trip to the database thread, at most
+# (each in its own transaction; a bound keeps one trip short).
+POST_BATCH = 50
 
 
 class LivechatConsumer(AsyncWebsocketConsumer):
@@ -146,35 +149,63 @@ class LivechatConsumer(AsyncWebsocketConsumer):
                 await self.send_error(error.code, error.message)
 
     posting: set | None = None
+    poster = None
 
     async def on_message(self, frame):
         """A send waits on the database; meanwhile the socket goes on
         delivering what others write (else one busy sender would hold up
         everything it should hear). Sends of one socket stay in order."""
         if self.posting is None:
-            self.posting, self.post_lock, self.background = set(), asyncio.Lock(), set()
+            self.posting, self.outbox = set(), []
         self.posting.add(frame["id"])
-        task = asyncio.ensure_future(self._post_in_order(frame))
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)
+        self.outbox.append(frame)
+        if self.poster is None:
+            self.poster = asyncio.ensure_future(self._post_queued())
 
-    async def _post_in_order(self, frame):
+    async def _post_queued(self):
+        """Store what this socket sent, in order, taking everything queued
+        meanwhile in one trip to the database thread: an agent answering
+        dozens of conversations sent one trip per message, each waiting for
+        the one before, and fell ever further behind once the thread was
+        busy; batches grow with the wait instead."""
         try:
-            async with self.post_lock:
-                await self.send_message(frame)
-        except protocol.ProtocolError as error:
-            await self.send_json(error.as_frame())
-        except service.ServiceError as error:
-            await self.send_error(error.code, error.message, frame["id"])
-        except Exception:  # the database or the channel layer failed: retryable
-            log.exception("livechat: sending a message failed")
-            await self.send_error(
-                "unavailable",
-                _("The message could not be stored yet; it will be retried."),
-                frame["id"],
-            )
+            while self.outbox and not self.closing:
+                frames = self.outbox[:POST_BATCH]
+                del self.outbox[:POST_BATCH]
+                try:
+                    results = await self.db(self._post_all, frames)
+                except Exception:  # the database or the channel layer failed: retryable
+                    log.exception("livechat: sending messages failed")
+                    results = [(False, None)] * len(frames)
+                for frame, (stored, result) in zip(frames, results, strict=True):
+                    try:
+                        if not stored:
+                            raise result or service.ServiceError(
+                                _("The message could not be stored yet; it will be retried."),
+                                code="unavailable",
+                            )
+                        await self.posted(frame, result)
+                    except protocol.ProtocolError as error:
+                        await self.send_json(error.as_frame())
+                    except service.ServiceError as error:
+                        await self.send_error(error.code, error.message, frame["id"])
+                    finally:
+                        self.posting.discard(frame["id"])
         finally:
-            self.posting.discard(frame["id"])
+            self.poster = None
+
+    def _post_all(self, frames):
+        """``_post`` each frame on the database thread: ``(True, result)``
+        or ``(False, the error to answer)``. ``stored`` is what this batch
+        stored so far per conversation, so that a message that follows the
+        batch's previous one is not taken for a gap."""
+        results, stored = [], {}
+        for frame in frames:
+            try:
+                results.append((True, self._post(frame, stored)))
+            except (protocol.ProtocolError, service.ServiceError) as error:
+                results.append((False, error))
+        return results
 
     async def _send_new(self, delivery, messages):
         """Send, in order and once, those of ``messages`` this socket has
@@ -310,8 +341,7 @@ class VisitorConsumer(LivechatConsumer):
             )
         await super().on_message(frame)
 
-    async def send_message(self, frame):
-        posted = await self.db(self._post, frame)
+    async def posted(self, frame, posted):
         if posted is None:
             self.refused += 1
             if self.refused > 2 * conf.VISITOR_RATE_PER_MINUTE:  # ignores the refusals
@@ -330,10 +360,9 @@ class VisitorConsumer(LivechatConsumer):
         self.delivery.through = max(self.delivery.through, data["seq"])
         await self.send_json({"type": "ack", "id": frame["id"], "message": data})
 
-    def _post(self, frame):
-        """Throttle, store, and (only on a gap) read what came before, in one
-        trip to the database thread. None when the visitor is sending too
-        fast; a resend is never throttled."""
+    def _post(self, frame, stored):
+        """Throttle, store, and (only on a gap) read what came before. None
+        when the visitor is sending too fast; a resend is never throttled."""
         sender = f"v{self.visitor.pk}"
         if (
             not allow(sender, conf.VISITOR_RATE_PER_MINUTE)
@@ -347,13 +376,12 @@ class VisitorConsumer(LivechatConsumer):
             chatflow_id=self.chatflow_id,
             conversation_id=self.conversation_id,
         )
-        known = message.conversation_id == self.conversation_id
+        pk = message.conversation_id
+        through = self.delivery.through if pk == self.conversation_id else 0
         earlier = service.messages_between(
-            message.conversation_id,
-            self.delivery.through if known else 0,
-            message.seq,
-            notes=False,
+            pk, max(through, stored.get(pk, 0)), message.seq, notes=False
         )
+        stored[pk] = max(message.seq, stored.get(pk, 0))
         return service.message_data(message), earlier
 
     async def on_typing(self, frame):
@@ -645,8 +673,8 @@ class AgentConsumer(LivechatConsumer):
     def sender(self):
         return f"u{self.agent.id}" if self.agent else None
 
-    async def send_message(self, frame):
-        data, earlier = await self.db(self._post, frame)
+    async def posted(self, frame, posted):
+        data, earlier = posted
         delivery = self.opened.get(data["conversation"])
         if delivery is not None:
             # Earlier messages before the ack, which moves the client's last seq.
@@ -654,19 +682,21 @@ class AgentConsumer(LivechatConsumer):
             delivery.through = max(delivery.through, data["seq"])
         await self.send_json({"type": "ack", "id": frame["id"], "message": data})
 
-    def _post(self, frame):
-        """Store, and (only on a gap) read what came before, in one trip to
-        the database thread."""
+    def _post(self, frame, stored):
+        """Store, and (only on a gap) read what came before."""
         pk = frame["conversation"]
         message, _created = service.post_agent_message(
             self.agent, pk, client_id=frame["id"], body=frame["body"], note=frame["note"]
         )
         delivery = self.opened.get(pk)
         earlier = (
-            service.messages_between(pk, delivery.through, message.seq, notes=True)
+            service.messages_between(
+                pk, max(delivery.through, stored.get(pk, 0)), message.seq, notes=True
+            )
             if delivery is not None
             else []
         )
+        stored[pk] = max(message.seq, stored.get(pk, 0))
         return service.message_data(message, for_agents=True), earlier
 
     async def on_typing(self, frame):
@@ -742,6 +772,33 @@ class AgentConsumer(LivechatConsumer):
     def _page(self, pk, after):
         return service.page_after(pk, after, notes=True)
 
+    repairing: dict | None = None
+
+    def _repair(self, pk):
+        """Deliver a conversation's gap in the background: the socket goes on
+        with the other conversations' events meanwhile. (Waiting here for a
+        busy database thread let this socket's channel fill up, and every
+        event it then dropped was one more gap.) A gap seen while a repair
+        runs makes it look once more."""
+        if self.repairing is None:
+            self.repairing, self.repair_again = {}, set()
+        if pk in self.repairing:
+            self.repair_again.add(pk)
+        else:
+            self.repairing[pk] = asyncio.ensure_future(self._repairing(pk))
+
+    async def _repairing(self, pk):
+        try:
+            again = True
+            while again:
+                self.repair_again.discard(pk)
+                await self._deliver(pk)
+                again = pk in self.repair_again
+        except Exception:  # the record is safe: the next ping resyncs
+            log.warning("livechat: repairing conversation %s failed", pk, exc_info=True)
+        finally:
+            del self.repairing[pk]
+
     async def _deliver(self, pk):
         """Send what the record holds beyond what this socket delivered of a
         conversation, page by page."""
@@ -775,7 +832,7 @@ class AgentConsumer(LivechatConsumer):
             if delivery is not None:
                 follows = delivery.follows(event["message"]["seq"])
                 if follows is None:
-                    await self._deliver(pk)
+                    self._repair(pk)
                 elif follows:
                     delivery.through = event["message"]["seq"]
                     if not self.own_in_flight(event):

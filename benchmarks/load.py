@@ -16,8 +16,8 @@ Every socket also pings every 25 s, as the widget and the inbox do.
 
 Each system runs the same load in turn, on fresh server processes:
 
-- ``ours``: the example site (``example_site.asgi``) under daphne, on a
-  throwaway database with the demo loaded;
+- ``ours``: the example site (``example_site.asgi``) under uvicorn
+  (``--server daphne``: daphne), on a throwaway database with the demo loaded;
 - ``relay``: ``relay.py``'s bare Channels relay (``group_send``, no database)
   on the same channel layer;
 - ``echo``: ``relay.py``'s plain ASGI app (no Channels), one process.
@@ -199,12 +199,13 @@ def fresh_scaleout(database_url: str, redis_url: str):
 
 
 class Server:
-    """A daphne process serving one of ``APPS``; its output goes to a log
-    file, shown when something fails."""
+    """A server process (uvicorn or daphne) serving one of ``APPS``; its
+    output goes to a log file, shown when something fails."""
 
     def __init__(self, app: str, site: Site):
+        self.server = site.server
         self.port = free_port()
-        self.log = Path(tempfile.mkstemp(prefix="load-daphne-", suffix=".log")[1])
+        self.log = Path(tempfile.mkstemp(prefix="load-server-", suffix=".log")[1])
         if site.server == "uvicorn":
             command = ["uvicorn", "--host", "127.0.0.1", "--port", str(self.port)]
             command += ["--no-access-log", "--ws", "websockets", "--lifespan", "off", app]
@@ -220,13 +221,13 @@ class Server:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"daphne ({app}) exited:\n{self.tail()}")
+                raise RuntimeError(f"{self.server} ({app}) exited:\n{self.tail()}")
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", self.port)) == 0:
                     return
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"daphne ({app}) did not start:\n{self.tail()}")
+        raise RuntimeError(f"{self.server} ({app}) did not start:\n{self.tail()}")
 
     def tail(self, lines=30) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -318,7 +319,8 @@ def measure(site: Site, system: str, load: Load, args) -> dict:
     except Exception:
         for server in servers:
             print(
-                f"--- daphne ({system}, port {server.port}) ---\n{server.tail()}", file=sys.stderr
+                f"--- {server.server} ({system}, port {server.port}) ---\n{server.tail()}",
+                file=sys.stderr,
             )
         raise
     finally:
@@ -662,8 +664,9 @@ def parse(argv=None):
     parser.add_argument(
         "--server",
         choices=("daphne", "uvicorn"),
-        default="daphne",
-        help="ASGI server of every system (default daphne; uvicorn needs uvicorn[standard])",
+        default="uvicorn",
+        help="ASGI server of every system (default uvicorn, the one docs/integration.md "
+        "recommends for production)",
     )
     parser.add_argument(
         "--quiet-wait",
@@ -691,7 +694,7 @@ def parse(argv=None):
     args.named = args.label is not None
     args.label = args.label or code_label(args.site)
     if args.server != "daphne":
-        args.label += f" on {args.server}"  # its rows beside daphne's
+        args.label += f" on {args.server}"  # its rows beside daphne's (the earlier default)
     return args
 
 

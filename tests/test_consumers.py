@@ -163,6 +163,60 @@ async def test_ping_repairs_a_lost_notification(setup):
     await ws.disconnect()
 
 
+async def test_a_ping_rejoins_forgotten_groups_when_a_gap_shows_events_were_lost(setup):
+    """A restarted Redis forgets every group. The agent's ping rejoins its
+    inbox groups every time, and its open conversations' groups (thousands,
+    for some agents) only once a gap shows that events went missing."""
+    from channels.layers import get_channel_layer
+
+    agent, _inbox, chatflow, visitor = setup
+    ws, _ = await visitor_socket(visitor, chatflow)
+    await ws.send_json_to({"type": "message", "id": "client-0001", "body": "Hi"})
+    await receive_until(ws, "ack")
+    conversation = await db(lambda: Conversation.objects.get())
+    agent_ws, _ = await agent_socket(agent)
+    await agent_ws.send_json_to({"type": "open", "conversation": conversation.pk, "after": 0})
+    await receive_until(agent_ws, "history")
+    group = service.conversation_group(conversation.pk)
+    layer = get_channel_layer()
+
+    # Nothing missed: the ping leaves the conversation's group alone.
+    added = []
+    real_add = layer.group_add
+
+    async def spy(name, channel):
+        added.append(name)
+        await real_add(name, channel)
+
+    with mock.patch.object(layer, "group_add", spy):
+        await agent_ws.send_json_to({"type": "ping"})
+        await receive_until(agent_ws, "pong")
+    assert added and group not in added
+
+    # What a restarted Redis does: every group forgotten.
+    if hasattr(layer, "groups"):
+        layer.groups.clear()  # the in-memory layer
+    else:  # channels-redis: its group keys (a flush would drop the sockets' reads too)
+        for index in range(layer.ring_size):
+            connection = layer.connection(index)
+            keys = await connection.keys(layer._group_key("*"))
+            if keys:
+                await connection.delete(*keys)
+    await ws.send_json_to({"type": "message", "id": "client-0002", "body": "Anyone?"})
+    await receive_until(ws, "ack")
+    assert await agent_ws.receive_nothing(timeout=0.3)
+    await agent_ws.send_json_to({"type": "ping"})
+    frame, _ = await receive_until(agent_ws, "message")  # the gap, repaired
+    assert frame["message"]["body"] == "Anyone?"
+    await receive_until(agent_ws, "pong")
+    # And the group is joined again: the next message comes live.
+    await ws.send_json_to({"type": "message", "id": "client-0003", "body": "Hello?"})
+    frame, _ = await receive_until(agent_ws, "message")
+    assert frame["message"]["body"] == "Hello?"
+    await ws.disconnect()
+    await agent_ws.disconnect()
+
+
 async def test_message_without_identity_is_refused(setup):
     _agent, _inbox, chatflow, _visitor = setup
     ws, welcome = await visitor_socket(None, chatflow)

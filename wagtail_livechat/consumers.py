@@ -42,6 +42,9 @@ READ_EVERY = 1.0  # seconds: an agent's read receipts are coalesced to one a sec
 # Messages of one socket stored in one trip to the database thread, at most
 # (each in its own transaction; a bound keeps one trip short).
 POST_BATCH = 50
+# seconds: an agent socket adds itself again to its open conversations' groups
+# at least this often (channels-redis forgets a membership after a day).
+REJOIN_EVERY = 3600.0
 
 
 class LivechatConsumer(AsyncWebsocketConsumer):
@@ -536,6 +539,7 @@ class AgentConsumer(LivechatConsumer):
         self.inbox_ids: frozenset[int] = frozenset()
         self.reads: dict[int, int] = {}  # conversation -> seq, not yet written
         self.read_task = None
+        self.rejoined = time.monotonic()  # each open joins its group
         await self.accept()
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -559,8 +563,8 @@ class AgentConsumer(LivechatConsumer):
     async def _follow_inboxes(self, rejoin=False):
         """Read who this agent is now and follow the inboxes they belong to:
         on connect, on every ping, and at once when a membership changes.
-        ``rejoin`` adds every group again (a restarted Redis forgets them,
-        and channels-redis expires them after a day)."""
+        ``rejoin`` adds the inbox groups again (a restarted Redis forgets
+        them, and channels-redis expires them after a day)."""
         self.agent = await self.db(self._agent_now)
         if self.agent is None:
             await self.close(code=CLOSE_FORBIDDEN)
@@ -579,10 +583,6 @@ class AgentConsumer(LivechatConsumer):
         for pk, (inbox, _visitor) in list(self.following.items()):
             if not self.agent.may(inbox):  # revoked: no more of it, not even typing
                 await self._leave(pk)
-            elif rejoin:
-                await self.channel_layer.group_add(
-                    service.conversation_group(pk), self.channel_name
-                )
         if rejoin:
             await self.channel_layer.group_add(service.AGENTS_GROUP, self.channel_name)
 
@@ -812,13 +812,29 @@ class AgentConsumer(LivechatConsumer):
             delivery.through = max(delivery.through, through)
 
     async def resync(self):
+        """Deliver what was missed; join the groups again that a restarted
+        Redis may have forgotten. The inbox groups are few and rejoined every
+        time; the open conversations' groups (an agent may view thousands:
+        one Redis call each, every ping, was what a busy process spent its
+        time on) only when a gap shows that events went missing, and every
+        ``REJOIN_EVERY`` seconds against channels-redis's expiry."""
         await self._follow_inboxes(rejoin=True)
         if self.closing or not self.opened:
             return
+        rejoined = time.monotonic() - self.rejoined >= REJOIN_EVERY
+        if rejoined:
+            await self._rejoin_conversations()
         seqs = await self.db(service.last_seqs, list(self.opened))
-        for pk, delivery in list(self.opened.items()):
-            if seqs.get(pk, 0) > delivery.through:
-                await self._deliver(pk)
+        behind = [pk for pk, delivery in self.opened.items() if seqs.get(pk, 0) > delivery.through]
+        if behind and not rejoined:
+            await self._rejoin_conversations()
+        for pk in behind:
+            await self._deliver(pk)
+
+    async def _rejoin_conversations(self):
+        for pk in list(self.following):
+            await self.channel_layer.group_add(service.conversation_group(pk), self.channel_name)
+        self.rejoined = time.monotonic()
 
     # -- Channel layer events ---------------------------------------------
 

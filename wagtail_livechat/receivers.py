@@ -1,8 +1,12 @@
-"""Invalidate the compiled widget config whenever what it depends on changes.
+"""Receivers of the app's own: they keep what each process holds in memory
+(the compiled widget config, per-process facts, webhook subscriptions) in
+step with the database, and turn a Contact's saves into events.
 
 Receivers run ``config.invalidate`` after the transaction commits, so that a
 request in between cannot cache a half-saved chatflow (its many-to-many
 fields and rules are written after the row itself).
+
+The signals the app *sends* are in :mod:`wagtail_livechat.signals`.
 """
 
 from django.contrib.auth import get_user_model
@@ -18,15 +22,17 @@ from wagtail.signals import (
     unpublished,
 )
 
-from . import config, memo
+from . import config, events, memo, webhooks
 from .models import (
     AgentStatus,
     Chatflow,
+    Contact,
     Inbox,
     OfficeHours,
     QueryRule,
     UrlRule,
     VisitorFilter,
+    Webhook,
 )
 
 # Sites: a page's site facts are cached too.
@@ -123,3 +129,26 @@ def _user_access_changed(sender, update_fields=None, **kwargs):
     if sender is get_user_model() and set(update_fields or ()) != {"last_login"}:
         _forget_on_commit()
         _memberships_changed()
+
+
+# -- Webhooks and contact events ---------------------------------------------
+
+
+def _webhooks_changed(**kwargs):
+    transaction.on_commit(webhooks.forget)
+
+
+post_save.connect(_webhooks_changed, sender=Webhook, dispatch_uid="livechat-webhooks")
+post_delete.connect(_webhooks_changed, sender=Webhook, dispatch_uid="livechat-webhooks-del")
+
+
+@receiver(post_save, sender=Contact, dispatch_uid="livechat-contact-events")
+def _contact_saved(sender, instance, created, raw=False, **kwargs):
+    """``contact.created`` / ``contact.updated``, wherever a contact is saved
+    (the chat, the admin, site code): a save is the one place all meet."""
+    if not raw:
+        events.emit(
+            "contact.created" if created else "contact.updated",
+            Contact,
+            lambda: events.contact_payload(instance),
+        )

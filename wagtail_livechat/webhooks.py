@@ -169,7 +169,12 @@ def deliver_event(event: str, data: dict, at: str) -> int:
     for webhook in Webhook.objects.filter(active=True):
         if event in (webhook.events or ()):
             delivery = WebhookDelivery(webhook=webhook, event=event)
-            delivery.payload = {"id": str(delivery.uuid), "event": event, "created": at, "data": data}
+            delivery.payload = {
+                "id": str(delivery.uuid),
+                "event": event,
+                "created": at,
+                "data": data,
+            }
             delivery.save()
             created.append(delivery.pk)
     for pk in created:

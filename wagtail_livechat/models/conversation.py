@@ -49,6 +49,9 @@ class Conversation(models.Model):
     # writing): the write that reopens it sets it, so that the message path
     # knows it reopened one without reading what it was.
     reopened_at = models.DateTimeField(null=True, blank=True)
+    # When the conversation was last given to an agent (likewise: an agent
+    # who answers takes an unassigned one, and the write says so here).
+    assigned_at = models.DateTimeField(null=True, blank=True)
     last_seq = models.PositiveIntegerField(default=0)
     # The last seq the agents (any of them) have read, and how many visitor
     # messages came after it: kept by the write that changes them, so that

@@ -50,7 +50,7 @@ from .models import (
 from .pages import page_model
 from .throttle import allow
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("wagtail_livechat")
 
 PREVIEW_LENGTH = 140
 HISTORY_LIMIT = 200

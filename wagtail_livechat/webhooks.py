@@ -26,7 +26,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django_tasks import task
 
@@ -188,19 +188,20 @@ def attempt_delivery(delivery_id: int) -> str:
     from .models import WebhookDelivery
 
     Status = WebhookDelivery.Status
-    delivery = (
-        WebhookDelivery.objects.select_related("webhook")
-        .filter(pk=delivery_id, status=Status.PENDING)
-        .first()
-    )
-    if delivery is None:
-        return "gone"
-    webhook = delivery.webhook
     now = timezone.now()
-    # Claimed by a conditional update: two workers never post it twice at once.
-    if not WebhookDelivery.objects.filter(
-        pk=delivery.pk, status=Status.PENDING, attempts=delivery.attempts
-    ).update(attempts=F("attempts") + 1, last_attempt_at=now, next_attempt_at=None):
+    # Due: never attempted, or its retry's time has come (a second timer,
+    # task or cron run for the same attempt finds it not due and stops).
+    due = WebhookDelivery.objects.filter(pk=delivery_id, status=Status.PENDING).filter(
+        Q(attempts=0) | Q(next_attempt_at__lte=now + timedelta(seconds=1))
+    )
+    delivery = due.select_related("webhook").first()
+    if delivery is None:
+        return "not due"
+    webhook = delivery.webhook
+    # Claimed by a conditional update: two workers never post it twice.
+    if not due.filter(attempts=delivery.attempts).update(
+        attempts=F("attempts") + 1, last_attempt_at=now, next_attempt_at=None
+    ):
         return "taken"
     delivery.attempts += 1
     delivery.last_attempt_at = now

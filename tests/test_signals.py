@@ -273,3 +273,35 @@ def test_the_message_path_reads_nothing_more_whoever_listens(
     assert _statements(captured) == ["UPDATE", "INSERT", "UPDATE", "INSERT"], captured
     # Fan-out for each message, and the events only when someone listens.
     assert len(callbacks) == (2 if listening == "nobody" else 4)
+
+
+def test_a_chatflow_that_assigns_says_so_with_the_new_conversation(
+    db, django_capture_on_commit_callbacks
+):
+    agent = make_agent("alex")
+    chatflow = make_chatflow(make_inbox(members=[agent]), auto_assign=True)
+    visitor = Visitor.objects.create()
+    names = ("conversation.created", "conversation.assigned")
+    with caught(*names) as seen, django_capture_on_commit_callbacks(execute=True):
+        first_message(visitor, chatflow)
+    assert [(event, data["assignee"], data.get("by", "-")) for event, data in seen] == [
+        ("conversation.created", agent.pk, "-"),
+        ("conversation.assigned", agent.pk, None),
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_message_sent_over_a_socket_reaches_a_receiver():
+    from tests.sockets import db as in_thread
+    from tests.sockets import receive_until, visitor_socket
+
+    agent = await in_thread(make_agent, "alex")
+    chatflow = await in_thread(make_chatflow, await in_thread(make_inbox, members=[agent]))
+    visitor = await in_thread(Visitor.objects.create)
+    ws, _ = await visitor_socket(visitor, chatflow)
+    with caught("message.created", "conversation.created") as seen:
+        await ws.send_json_to({"type": "message", "id": "c-0001", "body": "over the socket"})
+        await receive_until(ws, "ack")
+    await ws.disconnect()
+    assert [event for event, _data in seen] == ["conversation.created", "message.created"]
+    assert seen[1][1]["body"] == "over the socket" and seen[1][1]["visitor"] == visitor.pk

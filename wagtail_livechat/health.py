@@ -45,7 +45,7 @@ async def channel_layer() -> dict:
     start = time.monotonic()
     backend = type(layer).__name__
     try:
-        channel = await layer.new_channel("livechat.health.")
+        channel = await layer.new_channel("livechat.health")
         token = f"{time.time_ns()}"
         await layer.send(channel, {"type": "livechat.health", "token": token})
         message = await asyncio.wait_for(layer.receive(channel), conf.HEALTH_TIMEOUT)

@@ -4,7 +4,6 @@ webhook, with each delivery's payload and the receiver's answer."""
 
 from django import forms
 from django.urls import reverse
-from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
@@ -14,6 +13,7 @@ from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.permission_policies import ModelPermissionPolicy
 from wagtail.snippets.views.snippets import SnippetViewSet
 
+from .compat import register_permission_policy
 from .models import Webhook, WebhookDelivery
 from .models.webhook import EVENT_CHOICES
 
@@ -107,6 +107,6 @@ class WebhookDeliveryViewSet(ModelViewSet):
         "next_attempt_at",
     ]
 
-    @cached_property
-    def permission_policy(self):
-        return ReadOnlyPolicy(self.model)
+
+if not register_permission_policy(WebhookDelivery, ReadOnlyPolicy(WebhookDelivery)):
+    WebhookDeliveryViewSet.permission_policy = ReadOnlyPolicy(WebhookDelivery)  # Wagtail 7.4

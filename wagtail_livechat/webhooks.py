@@ -204,7 +204,7 @@ def attempt_delivery(delivery_id: int) -> str:
     ):
         return "taken"
     delivery.attempts += 1
-    delivery.last_attempt_at = now
+    delivery.last_attempt_at, delivery.next_attempt_at = now, None
     if not webhook.active:
         code, excerpt, error = None, "", "webhook deactivated"
         delivery.attempts = conf.WEBHOOK_MAX_ATTEMPTS

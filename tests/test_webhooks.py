@@ -3,6 +3,7 @@ a real HTTP receiver on this machine (in a thread) that fails first, so
 that the retry is proven too."""
 
 import json
+import re
 import threading
 import time
 from contextlib import contextmanager
@@ -338,6 +339,11 @@ def test_webhooks_are_configured_in_the_admin(admin_client):
     )
     assert response.status_code == 200
     assert set(response.context["form"].errors) == {"url", "events"}
+    edit = admin_client.get(reverse("wagtail_livechat_webhooks:edit", args=[hook.pk]))
+    checked = re.findall(
+        r'<input[^>]*name="events"[^>]*value="([a-z.]+)"[^>]*checked', edit.content.decode()
+    )
+    assert checked == ["message.created", "contact.created"]
     listing = admin_client.get(reverse("wagtail_livechat_webhooks:list"))
     deliveries = reverse("wagtail_livechat_webhook_deliveries:index")
     assert f'href="{deliveries}?webhook={hook.pk}"'.encode() in listing.content

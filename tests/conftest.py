@@ -12,16 +12,18 @@ if getattr(settings, "WAGTAIL_PAGE_MODEL", "wagtailcore.Page") == "wagtailcore.P
 def _clear_cache():
     """Each test starts with no compiled config cached, and reads the config
     generation afresh (the database it was read from is gone)."""
-    from wagtail_livechat import config, memo
+    from wagtail_livechat import config, memo, webhooks
 
     cache.clear()
     config._seen = (0.0, None)
     memo.forget()
     memo._offline_noticed.clear()
+    webhooks.forget()
     yield
     cache.clear()
     config._seen = (0.0, None)
     memo.forget()
+    webhooks.forget()
 
 
 @pytest.fixture(autouse=True)

@@ -412,6 +412,7 @@ def test_menu_item_first_in_the_group_with_unread_count(superuser_client, superu
         "Inboxes",
         "Contacts",
         "Canned responses",
+        "Webhooks",
     ]
     first = chat(sales_flow)
     chat(sales_flow)

@@ -9,4 +9,4 @@ class WagtailLivechatConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import checks, signals  # noqa: F401  (registers checks, connects signals)
+        from . import checks, receivers  # noqa: F401  (registers checks, connects receivers)

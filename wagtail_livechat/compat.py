@@ -11,6 +11,10 @@ site swap, is :mod:`wagtail_livechat.pages`.)
   the group's items by their ``menu_order``. Wagtail 7.4 has neither: its
   groups number their items 1, 2, 3 in the order of ``items`` and show
   nothing else. :class:`SubmenuHookMixin` does it on 7.4 as 8 does.
+* **Permission policies.** Wagtail 8 registers a model's policy with
+  ``wagtail.permissions.register_permission_policy`` (a viewset's own
+  ``permission_policy`` is deprecated); 7.4 has only the viewset's.
+  :func:`register_permission_policy` says which one applies.
 """
 
 from __future__ import annotations
@@ -62,3 +66,14 @@ class SubmenuHookMixin:
 
         def get_menu_item(self, order=None):
             return submenu_hook_menu_item(self, order)
+
+
+def register_permission_policy(model, policy) -> bool:
+    """Register ``policy`` for ``model`` (Wagtail 8): True. False on 7.4,
+    where the viewset must carry it as ``permission_policy``."""
+    try:
+        from wagtail.permissions import register_permission_policy as register
+    except ImportError:
+        return False
+    register(model, policy, exact_class=True)
+    return True

@@ -52,6 +52,21 @@ DEFAULTS = {
     "IDENTIFY_USERS": False,
     # Defer loading the widget until window.WagtailLivechat.load() is called.
     "DEFER": False,
+    # Seconds a webhook's receiver has to connect, and again to answer.
+    "WEBHOOK_TIMEOUT": 5.0,
+    # Attempts at one delivery (the first included) before it counts as failed.
+    "WEBHOOK_MAX_ATTEMPTS": 6,
+    # Seconds before the first retry; each next one waits twice as long ...
+    "WEBHOOK_BACKOFF": 30.0,
+    # ... but never longer than this.
+    "WEBHOOK_BACKOFF_MAX": 60 * 60,
+    # How often, in seconds, a process reads which events webhooks want (a
+    # change made in the same process is seen at once).
+    "WEBHOOK_CHECK_EVERY": 30.0,
+    # Seconds the health endpoint waits for the channel layer's round trip.
+    "HEALTH_TIMEOUT": 2.0,
+    # Seconds between two logs of this process's socket counts (at most).
+    "LOG_COUNTS_EVERY": 60.0,
 }
 
 

@@ -3,7 +3,7 @@
 The published chatflows are compiled once into a *snapshot* (targeting as
 plain dataclasses, plus the public payload the widget needs) and kept in the
 cache under a generation number. Any change to a chatflow, inbox, rule or
-page bumps the generation (see ``signals.py``), so the next request compiles
+page bumps the generation (see ``receivers.py``), so the next request compiles
 afresh. A warm request therefore reads three cache keys and runs no query.
 """
 

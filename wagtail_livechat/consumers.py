@@ -23,11 +23,9 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from . import clients, database, identity, memo, protocol, service
+from . import clients, database, identity, memo, protocol, service, socketlog
 from .conf import conf
 from .throttle import allow
-
-log = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4001
 CLOSE_FORBIDDEN = 4003
@@ -68,7 +66,7 @@ class LivechatConsumer(AsyncWebsocketConsumer):
             try:
                 await self.channel_layer.group_send(group, event)
             except Exception:  # the record is safe; sockets repair gaps from it
-                log.warning("livechat: could not notify %s", group, exc_info=True)
+                socketlog.error("notify", group=group)
         return result
 
     async def dispatch(self, message):
@@ -101,6 +99,7 @@ class LivechatConsumer(AsyncWebsocketConsumer):
         full = LivechatConsumer.open_sockets >= conf.MAX_SOCKETS
         if full or LivechatConsumer.per_client[client] >= conf.MAX_SOCKETS_PER_CLIENT:
             # A clean answer, never silence; the widget retries with backoff.
+            socketlog.refused(self.side, "busy" if full else "too_many_per_client")
             await self.accept()
             await self.send_json({"type": "busy"})
             await self.close(code=CLOSE_BUSY if full else CLOSE_TOO_MANY)
@@ -108,6 +107,7 @@ class LivechatConsumer(AsyncWebsocketConsumer):
         LivechatConsumer.open_sockets += 1
         LivechatConsumer.per_client[client] += 1
         self.client = client
+        socketlog.opened(self.side)
         await super().websocket_connect(message)
 
     async def websocket_disconnect(self, message):
@@ -118,6 +118,7 @@ class LivechatConsumer(AsyncWebsocketConsumer):
             if not LivechatConsumer.per_client[self.client]:
                 del LivechatConsumer.per_client[self.client]
             self.client = None
+            socketlog.closed(self.side, message.get("code"))
         await super().websocket_disconnect(message)
 
     # Frames of any kind one socket may send per minute; past twice that it
@@ -178,7 +179,7 @@ class LivechatConsumer(AsyncWebsocketConsumer):
                 try:
                     results = await self.db(self._post_all, frames)
                 except Exception:  # the database or the channel layer failed: retryable
-                    log.exception("livechat: sending messages failed")
+                    socketlog.error("post_messages", level=logging.ERROR, side=self.side)
                     results = [(False, None)] * len(frames)
                 for frame, (stored, result) in zip(frames, results, strict=True):
                     try:
@@ -231,6 +232,7 @@ class LivechatConsumer(AsyncWebsocketConsumer):
         await self.send_json(protocol.ProtocolError(code, message, frame_id).as_frame())
 
     async def on_ping(self, frame):
+        socketlog.tick()
         await self.resync()
         await self.send_json({"type": "pong"})
 
@@ -795,7 +797,7 @@ class AgentConsumer(LivechatConsumer):
                 await self._deliver(pk)
                 again = pk in self.repair_again
         except Exception:  # the record is safe: the next ping resyncs
-            log.warning("livechat: repairing conversation %s failed", pk, exc_info=True)
+            socketlog.error("repair", conversation=pk)
         finally:
             del self.repairing[pk]
 

@@ -3,9 +3,12 @@
 from urllib.parse import urlsplit
 
 from django import forms
+from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.models import get_page_content_types
+
+from .conf import conf
 
 KNOWLEDGE_BASE_MIN_PAGES = 3
 
@@ -108,6 +111,18 @@ class ConfigQueryForm(forms.Form):
     visits = forms.IntegerField(required=False, min_value=0, max_value=10**6)
     # The site's token vouching for the visitor (docs/identification.md).
     identity = forms.CharField(required=False, max_length=2000)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The page's URL and referrer: ``WAGTAIL_LIVECHAT_MAX_URL_LENGTH``
+        # (read here, not at import, so that the setting is honoured).
+        for name in ("url", "ref"):
+            field = self.fields[name]
+            field.max_length = conf.MAX_URL_LENGTH
+            field.validators = [
+                *(v for v in field.validators if not isinstance(v, MaxLengthValidator)),
+                MaxLengthValidator(conf.MAX_URL_LENGTH),
+            ]
 
     def clean_url(self):
         url = self.cleaned_data["url"]

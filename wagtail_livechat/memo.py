@@ -3,7 +3,7 @@
 Whether an inbox is online (office hours, and an available member connected
 now) is asked on every visitor message and every widget config; reading it
 each time was much of a message's cost. It is kept here for ``TTL`` seconds:
-a change made in this process forgets it at once (see ``signals.py``, and
+a change made in this process forgets it at once (see ``receivers.py``, and
 agents' sockets connecting and going); another process sees it within
 ``TTL``.
 

@@ -19,7 +19,7 @@ import logging
 import threading
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from asgiref.sync import async_to_sync
@@ -35,7 +35,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import assignment, memo, tasks
+from . import assignment, events, memo, tasks
 from .models import (
     AgentStatus,
     Chatflow,
@@ -50,7 +50,7 @@ from .models import (
 from .pages import page_model
 from .throttle import allow
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("wagtail_livechat")
 
 PREVIEW_LENGTH = 140
 HISTORY_LIMIT = 200
@@ -237,6 +237,8 @@ _RETURNING = (
     "status",
     "agent_unread",
     "chatflow_id",
+    "reopened_at",
+    "assigned_at",
 )
 _COLUMNS = (
     "conversation_id",
@@ -252,7 +254,9 @@ _COLUMNS = (
 )
 
 
-def _append(pk, *, sets="", params=(), where="", where_params=(), agent_name=None, **fields):
+def _append(
+    pk, *, sets="", params=(), where="", where_params=(), agent_name=None, now=None, **fields
+):
     """Number and store one message: returns ``(message, row)``, ``row``
     being what the write returned of the conversation, or None when no
     conversation matched ``where`` (which is how the sender is authorised).
@@ -267,7 +271,7 @@ def _append(pk, *, sets="", params=(), where="", where_params=(), agent_name=Non
     PostgreSQL both are one statement (a CTE): one round trip, atomic
     without a transaction of its own.
     """
-    now = timezone.now()
+    now = now or timezone.now()
     qn = connection.ops.quote_name
     conversations, messages, chatflows = (
         qn(model._meta.db_table) for model in (Conversation, Message, Chatflow)
@@ -327,17 +331,42 @@ def _append(pk, *, sets="", params=(), where="", where_params=(), agent_name=Non
                 message.pk, message.name = cursor.fetchone()
     row = dict(
         zip(
-            ("seq", "inbox", "visitor", "assignee", "status", "unread", "chatflow"),
+            (
+                "seq",
+                "inbox",
+                "visitor",
+                "assignee",
+                "status",
+                "unread",
+                "chatflow",
+                "reopened",
+                "assigned",
+            ),
             returned,
             strict=True,
         )
     )
     message.seq = row["seq"]
+    # Reopened by this write: it set ``reopened_at`` to its own time.
+    row["reopened"] = _same_instant(row["reopened"], now)
+    row["assigned"] = _same_instant(row["assigned"], now)
     message._state.adding = False
     if agent_name is not None:
         message.agent_name = agent_name  # what agents see (message_data)
     message._state.db = connection.alias
     return message, row
+
+
+def _same_instant(value, when: datetime) -> bool:
+    """Whether a datetime the database returned (SQLite: maybe as text,
+    naive in UTC) is ``when``."""
+    if value is None:
+        return False
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if timezone.is_naive(value):
+        value = value.replace(tzinfo=UTC)
+    return value == when
 
 
 def stored_message(sender: str, client_id: str) -> Message | None:
@@ -400,6 +429,17 @@ def _fan_out_message(message: Message, row: dict, summary: dict) -> None:
         # The visitor sees the team's alias; agents, who answered.
         to_visitor = dict(event, message=message_data(message))
     fan_out((inbox_group(row["inbox"]), event), (visitor_group(row["visitor"]), to_visitor))
+    # Nothing is built unless someone listens (events.emit decides).
+    events.emit("message.created", Message, lambda: events.message_payload(message, data, row))
+    if row["reopened"]:
+        events.emit(
+            "conversation.reopened",
+            Conversation,
+            lambda: {
+                **events.conversation_row_payload(message.conversation_id, row),
+                "by": message.user_id,
+            },
+        )
 
 
 def post_visitor_message(
@@ -412,12 +452,22 @@ def post_visitor_message(
     widget shows (the only path here that reads).
     """
     sender = f"v{visitor.pk}"
-    # Writing to a closed conversation reopens it.
-    sets = ", status = %s, closed_at = NULL, agent_unread = agent_unread + 1, last_message = %s"
-    params = (Conversation.Status.OPEN, body[:PREVIEW_LENGTH])
+    # Writing to a closed conversation reopens it (and says so in
+    # ``reopened_at``: SET sees the row as it was).
+    sets = (
+        ", reopened_at = CASE WHEN status = %s THEN %s ELSE reopened_at END"
+        ", status = %s, closed_at = NULL, agent_unread = agent_unread + 1, last_message = %s"
+    )
     fields = {"author": Message.Author.VISITOR, "body": body, "sender": sender}
 
     def write():
+        now = timezone.now()
+        params = (
+            Conversation.Status.CLOSED,
+            connection.ops.adapt_datetimefield_value(now),
+            Conversation.Status.OPEN,
+            body[:PREVIEW_LENGTH],
+        )
         appended = conversation_id and _append(
             conversation_id,
             sets=sets,
@@ -425,6 +475,7 @@ def post_visitor_message(
             where=" AND visitor_id = %s",
             where_params=(visitor.pk,),
             client_id=client_id,
+            now=now,
             **fields,
         )
         if appended:
@@ -433,7 +484,9 @@ def post_visitor_message(
         else:
             with transaction.atomic():
                 pk = _current_or_start(visitor, chatflow_id).pk
-                message, row = _append(pk, sets=sets, params=params, client_id=client_id, **fields)
+                message, row = _append(
+                    pk, sets=sets, params=params, client_id=client_id, now=now, **fields
+                )
                 # The list may not have this row yet: the whole summary (one read).
                 summary = conversation_data(conversation_for_summary(pk))
         _fan_out_message(message, row, summary)
@@ -469,9 +522,20 @@ def _start(visitor: Visitor, chatflow: Chatflow) -> Conversation:
     elif chatflow.auto_assign and not (away and chatflow.owner_routing == "owner"):
         conversation.assignee_id = _round_robin(chatflow)
         conversation.auto_assigned = conversation.assignee_id is not None
+    if conversation.assignee_id is not None:
+        conversation.assigned_at = conversation.created_at
     conversation.save()
     if away:
         tasks.after_commit(tasks.notify_owner, conversation.pk, owner)
+    events.emit(
+        "conversation.created", Conversation, lambda: events.conversation_payload(conversation)
+    )
+    if conversation.assignee_id is not None:
+        events.emit(
+            "conversation.assigned",
+            Conversation,
+            lambda: {**events.conversation_payload(conversation), "by": None},
+        )
     return conversation
 
 
@@ -508,21 +572,29 @@ def post_agent_message(user, conversation_id: int, *, client_id: str, body: str,
         where_params = tuple(agent.inboxes)
 
     def write():
-        # An agent who answers takes an unassigned conversation and has read
-        # what came before; a note changes neither.
+        # An agent who answers takes an unassigned conversation (and says so
+        # in ``assigned_at``) and has read what came before; a note changes
+        # neither.
+        now = timezone.now()
         sets, params = "", ()
         if not note:
             sets = (
+                ", assigned_at = CASE WHEN assignee_id IS NULL THEN %s ELSE assigned_at END"
                 ", assignee_id = COALESCE(assignee_id, %s), agent_read_seq = last_seq + 1,"
                 " agent_unread = 0, last_message = %s"
             )
-            params = (agent.id, body[:PREVIEW_LENGTH])
+            params = (
+                connection.ops.adapt_datetimefield_value(now),
+                agent.id,
+                body[:PREVIEW_LENGTH],
+            )
         appended = _append(
             conversation_id,
             sets=sets,
             params=params,
             where=where,
             where_params=where_params,
+            now=now,
             agent_name=agent.name,
             author=Message.Author.AGENT,
             user_id=agent.id,
@@ -538,6 +610,15 @@ def post_agent_message(user, conversation_id: int, *, client_id: str, body: str,
         if row["assignee"] == agent.id:  # taken now, or already theirs
             extra["assignee"] = {"id": agent.id, "name": agent.name or _("Agent")}
         _fan_out_message(message, row, _summary_delta(message, row, **extra))
+        if row["assigned"]:  # taken by answering
+            events.emit(
+                "conversation.assigned",
+                Conversation,
+                lambda: {
+                    **events.conversation_row_payload(message.conversation_id, row),
+                    "by": agent.id,
+                },
+            )
         return message
 
     return _once(sender, client_id, write)
@@ -576,10 +657,29 @@ def assign(user, conversation_id: int, assignee_id: int | None) -> Conversation:
             raise ServiceError(_("Only members of the inbox can be assigned."), code="bad_frame")
         conversation.assignee_id = assignee_id
         conversation.auto_assigned = False
-        conversation.save(update_fields=["assignee", "auto_assigned"])
+        conversation.assigned_at = timezone.now() if assignee_id is not None else None
+        conversation.save(update_fields=["assignee", "auto_assigned", "assigned_at"])
         conversation = conversation_for_summary(conversation.pk)
         _announce(conversation)
+        events.emit(
+            "conversation.assigned",
+            Conversation,
+            lambda: {**events.conversation_payload(conversation), "by": _user_id(user)},
+        )
     return conversation
+
+
+def _user_id(user) -> int | None:
+    return user.id if isinstance(user, Agent) else getattr(user, "pk", None)
+
+
+def _emit_status(conversation: Conversation, by: int | None) -> None:
+    closed = conversation.status == Conversation.Status.CLOSED
+    events.emit(
+        "conversation.closed" if closed else "conversation.reopened",
+        Conversation,
+        lambda: {**events.conversation_payload(conversation), "by": by},
+    )
 
 
 def set_status(user, conversation_id: int, status: str) -> Conversation:
@@ -587,11 +687,15 @@ def set_status(user, conversation_id: int, status: str) -> Conversation:
         conversation = conversation_for(user, conversation_id, lock=True)
         if conversation.status != status:
             conversation.status = status
-            conversation.closed_at = (
-                timezone.now() if status == Conversation.Status.CLOSED else None
-            )
-            conversation.save(update_fields=["status", "closed_at"])
+            now = timezone.now()
+            conversation.closed_at = now if status == Conversation.Status.CLOSED else None
+            fields = ["status", "closed_at"]
+            if status == Conversation.Status.OPEN:
+                conversation.reopened_at = now
+                fields.append("reopened_at")
+            conversation.save(update_fields=fields)
             _announce(conversation)
+            _emit_status(conversation, _user_id(user))
     return conversation
 
 
@@ -807,16 +911,21 @@ def allow_mail(address: str) -> bool:
     return allow(f"mail:{address.lower()}", MAILS_PER_ADDRESS, 3600)
 
 
-def _apply_consents(visitor: Visitor, contact: Contact) -> None:
-    """Move the consents the visitor gave to their (now proven) contact."""
+def _apply_consents(visitor: Visitor, contact: Contact, changed: bool = False) -> None:
+    """Move the consents the visitor gave to their (now proven) contact,
+    saving it when that (or the caller, ``changed``) changed it: each save
+    is a ``contact.updated`` event."""
     consents = visitor.pending_consents or {}
     if consents.get("data") and contact.data_consent_at is None:
         contact.data_consent_at = datetime.fromisoformat(consents["data"])
+        changed = True
     kinds = {s["type"] for s in contact.subscriptions}
     for subscription in consents.get("subscriptions", ()):
         if subscription["type"] not in kinds:
             contact.subscriptions = [*contact.subscriptions, subscription]
-    contact.save()
+            changed = True
+    if changed:
+        contact.save()
     Visitor.objects.filter(pk=visitor.pk).update(pending_consents={})
     visitor.pending_consents = {}
 
@@ -835,10 +944,11 @@ def confirm_email(visitor_id: int, contact_id: int) -> Contact | None:
             return None
         now = timezone.now()
         contact = visitor.contact
+        first = contact.email_confirmed_at is None
         contact.email_confirmed_at = contact.email_confirmed_at or now
         visitor.contact_confirmed_at = now
         visitor.save(update_fields=["contact_confirmed_at"])
-        _apply_consents(visitor, contact)
+        _apply_consents(visitor, contact, changed=first)
         for conversation in visitor.conversations.filter(
             status=Conversation.Status.OPEN
         ).select_related("inbox", "assignee", "visitor__contact"):
@@ -1151,6 +1261,7 @@ def end_by_visitor(visitor: Visitor, conversation_id: int) -> bool:
             conversation.closed_at = timezone.now()
             conversation.save(update_fields=["status", "closed_at"])
             _announce(conversation)
+            _emit_status(conversation, None)
             return True
     return False
 
@@ -1216,6 +1327,9 @@ def answer_survey(visitor: Visitor, conversation_id: int, rating: int, comment: 
         if not created:
             raise ServiceError(_("You rated this conversation already."), code="answered")
         data = survey_data(answer)
+        events.emit(
+            "survey.answered", SurveyAnswer, lambda: events.survey_payload(answer, SURVEY_SCALE)
+        )
         fan_out(
             (
                 inbox_group(conversation.inbox_id),

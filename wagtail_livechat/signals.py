@@ -1,125 +1,42 @@
-"""Invalidate the compiled widget config whenever what it depends on changes.
+"""The chat's signals, for site code: connect to them as to Django's own.
 
-Receivers run ``config.invalidate`` after the transaction commits, so that a
-request in between cannot cache a half-saved chatflow (its many-to-many
-fields and rules are written after the row itself).
+Each is sent after the transaction that made the change commits, never for
+a change that was rolled back. Every signal gets ``sender`` (the model
+class), ``event`` (the event's name, as webhooks call it) and ``data`` (a
+JSON-ready dict, the same a webhook posts); see docs/signals.md for the keys
+of each. A receiver that raises is logged and does not stop the others.
+
+    from django.dispatch import receiver
+    from wagtail_livechat.signals import conversation_closed
+
+    @receiver(conversation_closed)
+    def closed(sender, data, **kwargs):
+        ...
+
+The message path sends ``message_created`` only while someone listens (a
+receiver, or an active webhook for ``message.created``): unused, it costs
+nothing.
 """
 
-from django.contrib.auth import get_user_model
-from django.db import transaction
-from django.db.models.signals import m2m_changed, post_delete, post_save
-from django.dispatch import receiver
-from wagtail.models import Site
-from wagtail.signals import (
-    page_published,
-    page_unpublished,
-    post_page_move,
-    published,
-    unpublished,
-)
+from django.dispatch import Signal
 
-from . import config, memo
-from .models import (
-    AgentStatus,
-    Chatflow,
-    Inbox,
-    OfficeHours,
-    QueryRule,
-    UrlRule,
-    VisitorFilter,
-)
+conversation_created = Signal()
+conversation_assigned = Signal()
+conversation_closed = Signal()
+conversation_reopened = Signal()
+message_created = Signal()
+contact_created = Signal()
+contact_updated = Signal()
+survey_answered = Signal()
 
-# Sites: a page's site facts are cached too.
-WATCHED = (Chatflow, Inbox, OfficeHours, UrlRule, QueryRule, VisitorFilter, Site)
-
-
-def _invalidate_on_commit(**kwargs):
-    transaction.on_commit(config.invalidate)
-
-
-for model in WATCHED:
-    post_save.connect(
-        _invalidate_on_commit,
-        sender=model,
-        dispatch_uid=f"livechat-save-{model.__name__}",
-    )
-    post_delete.connect(
-        _invalidate_on_commit,
-        sender=model,
-        dispatch_uid=f"livechat-del-{model.__name__}",
-    )
-
-for signal in (
-    published,
-    unpublished,
-    page_published,
-    page_unpublished,
-    post_page_move,
-):
-    signal.connect(_invalidate_on_commit, dispatch_uid=f"livechat-{id(signal)}")
-
-
-@receiver(m2m_changed, dispatch_uid="livechat-m2m")
-def _m2m_changed(sender, instance, action, **kwargs):
-    # Chatflow and inbox fields, and group memberships (heading agents).
-    User = get_user_model()
-    if action.startswith("post_") and (
-        isinstance(instance, Chatflow | Inbox) or sender is User.groups.through
-    ):
-        _invalidate_on_commit()
-
-
-@receiver(post_save, dispatch_uid="livechat-user")
-def _user_saved(sender, update_fields=None, **kwargs):
-    """A heading agent's name or active flag is in the widget config; a
-    login (which only touches ``last_login``) is not worth a recompile."""
-    if sender is get_user_model() and set(update_fields or ()) != {"last_login"}:
-        _invalidate_on_commit()
-
-
-# -- Live sockets and per-process facts -------------------------------------
-
-
-def _memberships_changed(**kwargs):
-    """Tell every agent socket to read its memberships again, at once: a
-    removed agent must stop hearing an inbox now, not at their next ping."""
-    from . import service
-
-    transaction.on_commit(
-        lambda: service.send_now([(service.AGENTS_GROUP, {"type": "livechat.membership"})])
-    )
-
-
-def _forget_on_commit(**kwargs):
-    transaction.on_commit(memo.forget)
-
-
-for model in (AgentStatus, Chatflow, Inbox, OfficeHours):
-    post_save.connect(
-        _forget_on_commit, sender=model, dispatch_uid=f"livechat-memo-{model.__name__}"
-    )
-    post_delete.connect(
-        _forget_on_commit, sender=model, dispatch_uid=f"livechat-memo-del-{model.__name__}"
-    )
-post_save.connect(_memberships_changed, sender=Inbox, dispatch_uid="livechat-members-inbox")
-post_delete.connect(_memberships_changed, sender=Inbox, dispatch_uid="livechat-members-inbox-del")
-
-
-@receiver(m2m_changed, dispatch_uid="livechat-members")
-def _members_changed(sender, action, **kwargs):
-    User = get_user_model()
-    if action.startswith("post_") and sender in (
-        Inbox.users.through,
-        Inbox.groups.through,
-        User.groups.through,
-    ):
-        _forget_on_commit()
-        _memberships_changed()
-
-
-@receiver(post_save, dispatch_uid="livechat-user-access")
-def _user_access_changed(sender, update_fields=None, **kwargs):
-    """Deactivating a user or taking their superuser status cuts them off."""
-    if sender is get_user_model() and set(update_fields or ()) != {"last_login"}:
-        _forget_on_commit()
-        _memberships_changed()
+# Event name -> signal: what webhooks subscribe to.
+EVENTS = {
+    "conversation.created": conversation_created,
+    "conversation.assigned": conversation_assigned,
+    "conversation.closed": conversation_closed,
+    "conversation.reopened": conversation_reopened,
+    "message.created": message_created,
+    "contact.created": contact_created,
+    "contact.updated": contact_updated,
+    "survey.answered": survey_answered,
+}

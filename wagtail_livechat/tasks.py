@@ -25,7 +25,7 @@ from wagtail.models import Site
 
 from .conf import conf
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("wagtail_livechat")
 
 OFFLINE_NOTIFY_EVERY = timedelta(minutes=15)
 

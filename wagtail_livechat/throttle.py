@@ -8,7 +8,7 @@ from django.dispatch import receiver
 
 from .conf import conf
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("wagtail_livechat")
 
 # One client per process. ``caches[alias]`` is local to the asyncio context,
 # and every socket message runs in a task of its own: asking it there made a

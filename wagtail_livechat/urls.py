@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import health, views
 
 app_name = "wagtail_livechat"
 
@@ -11,4 +11,5 @@ urlpatterns = [
     path("visitor/", views.start_visitor, name="visitor"),
     path("search/", views.knowledge_base_search, name="search"),
     path("confirm/<str:token>/", views.confirm_email, name="confirm"),
+    path("health/", health.health, name="health"),
 ]

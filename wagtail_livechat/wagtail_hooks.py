@@ -1,5 +1,5 @@
-"""The "Live chat" admin menu: the agents' inbox, and chatflows, inboxes and
-canned responses as snippet viewsets."""
+"""The "Live chat" admin menu: the agents' inbox, and chatflows, inboxes,
+contacts, canned responses and webhooks as snippet viewsets."""
 
 from django.contrib.auth.models import Permission
 from django.urls import include, path, reverse
@@ -15,6 +15,7 @@ from . import admin_views, config, reports, service
 from .compat import SubmenuHookMixin
 from .contact_admin import ContactViewSet
 from .models import CannedResponse, Chatflow, Inbox
+from .webhook_admin import WebhookDeliveryViewSet, WebhookViewSet
 
 
 class ChatflowReorderView(ReorderView):
@@ -162,7 +163,7 @@ class CannedResponseViewSet(SnippetViewSet):
 class LivechatViewSetGroup(SubmenuHookMixin, SnippetViewSetGroup):
     """The "Live chat" menu; "Conversations" joins it through its hook."""
 
-    items = (ChatflowViewSet, InboxViewSet, ContactViewSet, CannedResponseViewSet)
+    items = (ChatflowViewSet, InboxViewSet, ContactViewSet, CannedResponseViewSet, WebhookViewSet)
     submenu_hook = LIVECHAT_MENU_HOOK
     menu_icon = "livechat"
     menu_label = _("Live chat")
@@ -171,3 +172,9 @@ class LivechatViewSetGroup(SubmenuHookMixin, SnippetViewSetGroup):
 
 
 register_snippet(LivechatViewSetGroup)
+
+
+@hooks.register("register_admin_viewset")
+def register_webhook_deliveries():
+    """Reached from the webhooks' listing (no menu item of its own)."""
+    return WebhookDeliveryViewSet()

@@ -27,6 +27,8 @@ WAGTAIL_LIVECHAT_ALLOWED_ORIGINS = ["http://testserver"]
 # Query counts stay exact: a test reads the config generation once (its own
 # changes are seen at once anyway).
 WAGTAIL_LIVECHAT_CONFIG_CHECK_EVERY = 3600
+# Likewise the webhook subscriptions (tests change them in this process).
+WAGTAIL_LIVECHAT_WEBHOOK_CHECK_EVERY = 3600
 # A page asked with ?csp=nonce is served under a nonce-based strict policy
 # (scripts need the response's nonce; what they load is trusted in turn), so
 # that the browser tests try the widget under both kinds of policy.

@@ -5,7 +5,7 @@ point one way: ``inbox`` knows nothing else, ``chatflow`` knows ``inbox``,
 ``targeting`` knows ``chatflow``, ``page`` knows ``chatflow``; the
 conversation side (``agent``, ``canned``, ``contact``, ``consent``,
 ``conversation``, ``survey``) may know all of those, and none of those
-knows it.
+knows it. ``webhook`` knows none of them (only the events' names).
 """
 
 from .agent import AgentStatus
@@ -18,6 +18,7 @@ from .inbox import Inbox, OfficeHours
 from .page import LivechatPageMixin
 from .survey import SurveyAnswer
 from .targeting import QueryRule, UrlRule, VisitorFilter
+from .webhook import Webhook, WebhookDelivery
 
 __all__ = [
     "AgentStatus",
@@ -36,4 +37,6 @@ __all__ = [
     "QueryRule",
     "UrlRule",
     "VisitorFilter",
+    "Webhook",
+    "WebhookDelivery",
 ]

@@ -45,6 +45,13 @@ class Conversation(models.Model):
     created_at = models.DateTimeField(_("started"), default=timezone.now)
     updated_at = models.DateTimeField(_("last activity"), default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # When a closed conversation last opened again (an agent, or the visitor
+    # writing): the write that reopens it sets it, so that the message path
+    # knows it reopened one without reading what it was.
+    reopened_at = models.DateTimeField(null=True, blank=True)
+    # When the conversation was last given to an agent (likewise: an agent
+    # who answers takes an unassigned one, and the write says so here).
+    assigned_at = models.DateTimeField(null=True, blank=True)
     last_seq = models.PositiveIntegerField(default=0)
     # The last seq the agents (any of them) have read, and how many visitor
     # messages came after it: kept by the write that changes them, so that

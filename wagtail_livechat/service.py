@@ -35,7 +35,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import assignment, memo, tasks
+from . import assignment, audit, memo, tasks
 from .models import (
     AgentStatus,
     Chatflow,
@@ -578,6 +578,13 @@ def assign(user, conversation_id: int, assignee_id: int | None) -> Conversation:
         conversation.auto_assigned = False
         conversation.save(update_fields=["assignee", "auto_assigned"])
         conversation = conversation_for_summary(conversation.pk)
+        audit.log(
+            conversation,
+            audit.ASSIGN,
+            user,
+            assignee=assignee_id,
+            assignee_name=display_name(conversation.assignee),
+        )
         _announce(conversation)
     return conversation
 
@@ -591,6 +598,8 @@ def set_status(user, conversation_id: int, status: str) -> Conversation:
                 timezone.now() if status == Conversation.Status.CLOSED else None
             )
             conversation.save(update_fields=["status", "closed_at"])
+            closed = status == Conversation.Status.CLOSED
+            audit.log(conversation, audit.CLOSE if closed else audit.REOPEN, user)
             _announce(conversation)
     return conversation
 
@@ -1150,6 +1159,7 @@ def end_by_visitor(visitor: Visitor, conversation_id: int) -> bool:
             conversation.status = Conversation.Status.CLOSED
             conversation.closed_at = timezone.now()
             conversation.save(update_fields=["status", "closed_at"])
+            audit.log(conversation, audit.CLOSE, None, by="visitor")
             _announce(conversation)
             return True
     return False

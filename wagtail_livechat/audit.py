@@ -54,9 +54,7 @@ class CloseFormatter(LogFormatter):
 
     def format_message(self, log_entry):
         if log_entry.data.get("by") == "visitor":
-            return _("%(conversation)s: closed by the visitor") % {
-                "conversation": log_entry.label
-            }
+            return _("%(conversation)s: closed by the visitor") % {"conversation": log_entry.label}
         return _("%(conversation)s: closed") % {"conversation": log_entry.label}
 
 

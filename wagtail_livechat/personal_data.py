@@ -281,9 +281,7 @@ def erase(contact: Contact, *, mode=None, keep_consents=None, user=None, now=Non
             Conversation.objects.filter(pk__in=ids).delete()
             visitors.delete()
         else:
-            Message.objects.filter(conversation__in=conversations).update(
-                body=ERASED_BODY, name=""
-            )
+            Message.objects.filter(conversation__in=conversations).update(body=ERASED_BODY, name="")
             SurveyAnswer.objects.filter(conversation__in=conversations).update(comment="")
             conversations.update(last_message="")
             for visitor in visitors:  # a few per contact; each needs its own key

@@ -6,8 +6,7 @@ without the contact permissions."""
 import csv
 import io
 import json
-from datetime import datetime, timedelta
-from datetime import timezone as tz
+from datetime import UTC, datetime, timedelta
 
 import openpyxl
 import pytest
@@ -39,10 +38,10 @@ def people(db):
         email="ann@example.com",
         name="Ann",
         owner=olivia,
-        created_at=datetime(2026, 3, 1, tzinfo=tz.utc),
+        created_at=datetime(2026, 3, 1, tzinfo=UTC),
     )
     bob = Contact.objects.create(
-        email="bob@example.com", name="Bob", created_at=datetime(2026, 6, 1, tzinfo=tz.utc)
+        email="bob@example.com", name="Bob", created_at=datetime(2026, 6, 1, tzinfo=UTC)
     )
     erased = Contact.objects.create(email=None, erased_at=timezone.now())
     visitor = Visitor.objects.create(contact=ann)

@@ -2,8 +2,7 @@
 ``livechat_export`` and ``livechat_erase``."""
 
 import json
-from datetime import datetime
-from datetime import timezone as tz
+from datetime import UTC, datetime
 from io import StringIO
 
 import pytest
@@ -24,7 +23,7 @@ from wagtail_livechat.models import (
 
 pytestmark = pytest.mark.django_db
 
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=tz.utc)
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -2,8 +2,7 @@
 with their messages and survey answers, and so do the visitors they leave
 behind with nothing; tested with a fixed clock (``now`` passed in)."""
 
-from datetime import datetime, timedelta
-from datetime import timezone as tz
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
@@ -22,7 +21,7 @@ from wagtail_livechat.models import (
 
 pytestmark = pytest.mark.django_db
 
-NOW = datetime(2026, 12, 1, 3, 0, tzinfo=tz.utc)
+NOW = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 

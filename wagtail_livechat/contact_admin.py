@@ -14,6 +14,7 @@ from __future__ import annotations
 import django_filters
 from django.contrib import messages
 from django.contrib.admin.utils import quote
+from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Q
 from django.http import HttpResponse
@@ -47,7 +48,13 @@ class ContactForm(WagtailAdminModelForm):
 
 
 def _owners(request):
-    return service.owner_choices()
+    """Whoever owns a contact now (a former member too)."""
+    return (
+        get_user_model()
+        .objects.filter(livechat_contacts__isnull=False)
+        .distinct()
+        .order_by("first_name", "last_name", get_user_model().USERNAME_FIELD)
+    )
 
 
 class ContactFilterSet(WagtailFilterSet):
@@ -146,8 +153,10 @@ class ContactHistoryView(snippets.HistoryView):
                 content_type=ContentType.objects.get_for_model(Conversation),
                 object_id__in=conversations,
             )
-        ).latest_by_uuid_and_action()
-        return self._annotate_queryset(queryset)
+        )
+        return queryset.latest_by_uuid_and_action().select_related(
+            "content_type", "user", "user__wagtail_userprofile"
+        )
 
 
 class ContactObjectView(PermissionCheckedMixin, BaseObjectMixin, WagtailAdminTemplateMixin):
@@ -263,13 +272,20 @@ class ContactViewSet(snippets.SnippetViewSet):
             **kwargs,
         )
 
+    def _contact_view(self, view_class):
+        return self.construct_view(
+            view_class,
+            permission_policy=self.permission_policy,
+            inspect_url_name=self.get_url_name("inspect"),
+        )
+
     @property
     def export_data_view(self):
-        return self.construct_view(ExportDataView, inspect_url_name=self.get_url_name("inspect"))
+        return self._contact_view(ExportDataView)
 
     @property
     def erase_view(self):
-        return self.construct_view(EraseView, inspect_url_name=self.get_url_name("inspect"))
+        return self._contact_view(EraseView)
 
     def get_urlpatterns(self):
         return [

@@ -268,8 +268,8 @@ def erase(contact: Contact, *, mode=None, keep_consents=None, user=None, now=Non
     its name from their label.
     """
     now = now or timezone.now()
-    plan = erasure_plan(contact, mode=mode, keep_consents=keep_consents)
     with transaction.atomic():
+        plan = erasure_plan(contact, mode=mode, keep_consents=keep_consents)
         conversations = conversations_of(contact)
         for section in sections():
             plan.sections[section.name] = section.erase(conversations, plan.mode)

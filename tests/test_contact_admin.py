@@ -103,7 +103,9 @@ def test_the_listing_exports_csv_without_formulas_and_xlsx(admin_client, people)
     response = admin_client.get(url("list"), {"export": "csv"})
     assert response.status_code == 200
     assert "contacts" in response["Content-Disposition"]
-    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = list(
+        csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig")))
+    )
     by_email = {row["Email"]: row for row in rows}
     assert by_email["ann@example.com"]["Conversations"] == "1"
     assert by_email["ann@example.com"]["Owner"] == "olivia"

@@ -107,7 +107,7 @@ def test_exports_and_erasures_are_logged_and_erasure_scrubs_earlier_labels(room)
     contact = Contact.objects.create(email="ann@example.com", name="Ann")
     personal_data.record_export(contact, olivia)
     personal_data.erase(contact, user=olivia, keep_consents=False)
-    logged = ModelLogEntry.objects.filter(object_id=str(contact.pk)).order_by("pk")
+    logged = ModelLogEntry.objects.for_instance(contact).order_by("pk")
     assert [e.action for e in logged] == [audit.EXPORT, audit.ERASE]
     assert all(e.user_id == olivia.pk for e in logged)
     assert all("Ann" not in e.label for e in logged)

@@ -105,7 +105,7 @@ def test_the_clock_decides(history):
 def test_dry_run_counts_and_deletes_nothing(history):
     counts = retention.purge(now=NOW, days=30, dry_run=True)
     assert counts["conversations"] == 2 and counts["messages"] == 5
-    assert Conversation.objects.count() == 5 and Message.objects.count() == 13
+    assert Conversation.objects.count() == 5 and Message.objects.count() == 11
 
 
 def test_a_reopened_conversation_is_kept(history):

@@ -88,9 +88,7 @@ def test_the_listing_filters_by_owner_inbox_email_and_date(admin_client, people)
     assert listed(admin_client, inbox=people["sales"].pk) == {ann}
     assert listed(admin_client, has_email="true") == {ann, bob}
     assert listed(admin_client, has_email="false") == {erased}
-    assert listed(admin_client, created_at_from="2026-02-01", created_at_to="2026-04-01") == {
-        ann
-    }
+    assert listed(admin_client, created_at_from="2026-02-01", created_at_to="2026-04-01") == {ann}
 
 
 def test_the_listing_searches_names_and_addresses(admin_client, people):

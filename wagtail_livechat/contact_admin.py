@@ -203,12 +203,8 @@ class EraseView(ContactObjectView, TemplateView):
 
     def post(self, request, *args, **kwargs):
         name = str(self.object)
-        plan = personal_data.erase(self.object, user=request.user)
-        messages.success(
-            request,
-            gettext("%(contact)s erased: %(conversations)s conversations, %(messages)s messages.")
-            % {"contact": name, "conversations": plan.conversations, "messages": plan.messages},
-        )
+        personal_data.erase(self.object, user=request.user)
+        messages.success(request, gettext("%(contact)s has been erased.") % {"contact": name})
         return redirect(self.index_url_name)
 
 

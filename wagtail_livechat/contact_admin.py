@@ -154,9 +154,11 @@ class ContactHistoryView(snippets.HistoryView):
                 object_id__in=conversations,
             )
         )
-        return queryset.latest_by_uuid_and_action().select_related(
-            "content_type", "user", "user__wagtail_userprofile"
-        )
+        # One row per user action, as Wagtail's own history shows them (where
+        # the Wagtail release has it).
+        dedupe = getattr(queryset, "latest_by_uuid_and_action", None)
+        queryset = dedupe() if dedupe else queryset
+        return queryset.select_related("content_type", "user", "user__wagtail_userprofile")
 
 
 class ContactObjectView(PermissionCheckedMixin, BaseObjectMixin, WagtailAdminTemplateMixin):

@@ -67,6 +67,17 @@ DEFAULTS = {
     "HEALTH_TIMEOUT": 2.0,
     # Seconds between two logs of this process's socket counts (at most).
     "LOG_COUNTS_EVERY": 60.0,
+    # What erasing a contact does to their conversations' messages:
+    # "anonymise" (bodies replaced, conversations kept for the reports) or
+    # "delete" (conversations, messages and survey answers removed).
+    "ERASURE": "anonymise",
+    # Keep an erased contact's consent records (the text shown, the choice,
+    # the time) as proof that consent was given (GDPR art. 7(1)); the contact
+    # row stays, emptied of everything that names the person.
+    "ERASURE_KEEP_CONSENTS": True,
+    # Days a closed conversation (with its messages and survey answer) is
+    # kept after closing; None keeps everything. ``livechat_purge`` applies it.
+    "RETENTION_DAYS": None,
 }
 
 

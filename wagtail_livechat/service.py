@@ -35,7 +35,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import assignment, events, memo, tasks
+from . import assignment, audit, events, memo, tasks
 from .models import (
     AgentStatus,
     Chatflow,
@@ -660,6 +660,13 @@ def assign(user, conversation_id: int, assignee_id: int | None) -> Conversation:
         conversation.assigned_at = timezone.now() if assignee_id is not None else None
         conversation.save(update_fields=["assignee", "auto_assigned", "assigned_at"])
         conversation = conversation_for_summary(conversation.pk)
+        audit.log(
+            conversation,
+            audit.ASSIGN,
+            user,
+            assignee=assignee_id,
+            assignee_name=display_name(conversation.assignee),
+        )
         _announce(conversation)
         events.emit(
             "conversation.assigned",
@@ -688,12 +695,14 @@ def set_status(user, conversation_id: int, status: str) -> Conversation:
         if conversation.status != status:
             conversation.status = status
             now = timezone.now()
-            conversation.closed_at = now if status == Conversation.Status.CLOSED else None
+            closed = status == Conversation.Status.CLOSED
+            conversation.closed_at = now if closed else None
             fields = ["status", "closed_at"]
-            if status == Conversation.Status.OPEN:
+            if not closed:
                 conversation.reopened_at = now
                 fields.append("reopened_at")
             conversation.save(update_fields=fields)
+            audit.log(conversation, audit.CLOSE if closed else audit.REOPEN, user)
             _announce(conversation)
             _emit_status(conversation, _user_id(user))
     return conversation
@@ -1260,6 +1269,7 @@ def end_by_visitor(visitor: Visitor, conversation_id: int) -> bool:
             conversation.status = Conversation.Status.CLOSED
             conversation.closed_at = timezone.now()
             conversation.save(update_fields=["status", "closed_at"])
+            audit.log(conversation, audit.CLOSE, None, by="visitor")
             _announce(conversation)
             _emit_status(conversation, None)
             return True

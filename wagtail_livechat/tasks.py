@@ -131,7 +131,7 @@ def _send_confirmation(visitor_id, contact_id):
     from .models import Contact
 
     contact = Contact.objects.filter(pk=contact_id).first()
-    if contact is None:
+    if contact is None or not contact.email:  # gone, or erased since
         return False
     site = Site.objects.filter(is_default_site=True).first()
     link = (site.root_url if site else get_admin_base_url() or "") + reverse(

@@ -11,7 +11,7 @@ from wagtail.admin.ui.tables import LiveStatusTagColumn, UpdatedAtColumn
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import ReorderView, SnippetViewSet, SnippetViewSetGroup
 
-from . import admin_views, config, reports, service
+from . import admin_views, audit, config, reports, service
 from .compat import SubmenuHookMixin
 from .contact_admin import ContactViewSet
 from .models import CannedResponse, Chatflow, Inbox
@@ -92,6 +92,9 @@ def register_survey_permissions():
     return Permission.objects.filter(
         content_type__app_label="wagtail_livechat", codename="view_surveyanswer"
     )
+
+
+hooks.register("register_log_actions", audit.register_actions)
 
 
 @hooks.register("register_icons")

@@ -9,7 +9,10 @@ from django.utils.translation import gettext_lazy as _
 
 
 class Contact(models.Model):
-    email = models.EmailField(_("email"), unique=True)
+    # Null once the contact is erased (see personal_data.py): the row stays,
+    # without anything that names the person, where consent records must be
+    # kept as proof.
+    email = models.EmailField(_("email"), unique=True, null=True)
     name = models.CharField(_("name"), max_length=150, blank=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -42,6 +45,7 @@ class Contact(models.Model):
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    erased_at = models.DateTimeField(_("erased"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("contact")
@@ -49,7 +53,9 @@ class Contact(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self):
-        return self.name or self.email
+        if self.erased_at is not None:
+            return _("Erased contact %(id)s") % {"id": self.pk}
+        return self.name or self.email or _("Contact %(id)s") % {"id": self.pk}
 
 
 def new_visitor_key():

@@ -67,7 +67,11 @@ class Conversation(models.Model):
         verbose_name = _("conversation")
         verbose_name_plural = _("conversations")
         ordering = ["-updated_at"]
-        indexes = [models.Index(fields=["inbox", "status", "-updated_at"])]
+        indexes = [
+            models.Index(fields=["inbox", "status", "-updated_at"]),
+            # The retention purge's search: closed, and closed long ago.
+            models.Index(fields=["status", "closed_at"], name="livechat_conv_closed"),
+        ]
 
     def __str__(self):
         return _("Conversation %(id)s") % {"id": self.pk}

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('wagtail_livechat', '0007_contact_identification'),
+        ('wagtail_livechat', '0008_webhooks'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -252,7 +252,9 @@ _COLUMNS = (
 )
 
 
-def _append(pk, *, sets="", params=(), where="", where_params=(), agent_name=None, **fields):
+def _append(
+    pk, *, sets="", params=(), where="", where_params=(), agent_name=None, now=None, **fields
+):
     """Number and store one message: returns ``(message, row)``, ``row``
     being what the write returned of the conversation, or None when no
     conversation matched ``where`` (which is how the sender is authorised).
@@ -265,9 +267,10 @@ def _append(pk, *, sets="", params=(), where="", where_params=(), agent_name=Non
     (compiling it through the ORM cost more than running it) and takes the
     name agents answer under from the chatflow in the same statement. On
     PostgreSQL both are one statement (a CTE): one round trip, atomic
-    without a transaction of its own.
+    without a transaction of its own. ``now`` is the message's time (the
+    caller's, when ``sets`` also needs it).
     """
-    now = timezone.now()
+    now = now or timezone.now()
     qn = connection.ops.quote_name
     conversations, messages, chatflows = (
         qn(model._meta.db_table) for model in (Conversation, Message, Chatflow)
@@ -509,14 +512,21 @@ def post_agent_message(user, conversation_id: int, *, client_id: str, body: str,
 
     def write():
         # An agent who answers takes an unassigned conversation and has read
-        # what came before; a note changes neither.
+        # what came before, and the first answer's time is kept for the
+        # reports; a note changes none of these.
+        now = timezone.now()
         sets, params = "", ()
         if not note:
             sets = (
                 ", assignee_id = COALESCE(assignee_id, %s), agent_read_seq = last_seq + 1,"
-                " agent_unread = 0, last_message = %s"
+                " agent_unread = 0, last_message = %s,"
+                " first_response_at = COALESCE(first_response_at, %s)"
             )
-            params = (agent.id, body[:PREVIEW_LENGTH])
+            params = (
+                agent.id,
+                body[:PREVIEW_LENGTH],
+                connection.ops.adapt_datetimefield_value(now),
+            )
         appended = _append(
             conversation_id,
             sets=sets,
@@ -524,6 +534,7 @@ def post_agent_message(user, conversation_id: int, *, client_id: str, body: str,
             where=where,
             where_params=where_params,
             agent_name=agent.name,
+            now=now,
             author=Message.Author.AGENT,
             user_id=agent.id,
             body=body,

@@ -45,6 +45,9 @@ class Conversation(models.Model):
     created_at = models.DateTimeField(_("started"), default=timezone.now)
     updated_at = models.DateTimeField(_("last activity"), default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # When an agent first answered (a note is no answer): set by the agent
+    # message's own UPDATE, so that the reports need no scan of messages.
+    first_response_at = models.DateTimeField(_("first response"), null=True, blank=True)
     last_seq = models.PositiveIntegerField(default=0)
     # The last seq the agents (any of them) have read, and how many visitor
     # messages came after it: kept by the write that changes them, so that
@@ -60,7 +63,15 @@ class Conversation(models.Model):
         verbose_name = _("conversation")
         verbose_name_plural = _("conversations")
         ordering = ["-updated_at"]
-        indexes = [models.Index(fields=["inbox", "status", "-updated_at"])]
+        indexes = [
+            models.Index(fields=["inbox", "status", "-updated_at"]),
+            # The reports select conversations by when they started.
+            models.Index(fields=["created_at"], name="livechat_conv_created"),
+        ]
+        permissions = [
+            ("view_reports", _("Can view live chat reports of their own inboxes")),
+            ("view_all_reports", _("Can view live chat reports of every inbox")),
+        ]
 
     def __str__(self):
         return _("Conversation %(id)s") % {"id": self.pk}

@@ -19,7 +19,6 @@ from django.db.models import Count, F
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.ui.tables import Column
 
-from .. import service
 from ..models import Message
 from .base import PERIODS, LivechatReportView, ReportFilterSet, truncated
 from .figures import period_label
@@ -98,7 +97,8 @@ class WorkloadReportView(LivechatReportView):
         users = get_user_model().objects.in_bulk({who for who, _when in lines})
         rows = [
             {
-                "agent": service.display_name(users.get(who)) or str(who),
+                # By username, as the other reports name agents.
+                "agent": users[who].get_username() if who in users else str(who),
                 "period": period_label(when, self.period) if self.period else "",
                 **counts,
             }

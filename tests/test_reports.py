@@ -132,7 +132,7 @@ def test_conversations_per_month_and_per_week_per_inbox(admin_client, data):
 def test_conversations_page_filters_by_dates_and_agent(admin_client, data):
     page = admin_client.get(url(CONVERSATIONS)).content.decode()
     assert "6 conversations started, 4 answered." in page
-    params = {"created_at_after": "2026-03-03", "created_at_before": "2026-03-31"}
+    params = {"created_at_from": "2026-03-03", "created_at_to": "2026-03-31"}
     page = admin_client.get(url(CONVERSATIONS), params).content.decode()
     assert "4 conversations started, 3 answered." in page
     rows = export(admin_client, CONVERSATIONS, agent=data["alex"].pk, period="month")
@@ -237,7 +237,7 @@ def test_agent_workload_counts_assigned_messages_and_closed(admin_client, data):
         ["alex", "2026-03-02", "2", "3", "2"],
     ]
     # The date range applies to each figure's own time.
-    params = {"created_at_after": "2026-03-03", "created_at_before": "2026-03-10"}
+    params = {"created_at_from": "2026-03-03", "created_at_to": "2026-03-10"}
     assert export(admin_client, WORKLOAD, **params)[1:] == [
         ["alex", "2", "2", "1"],
         ["blake", "1", "1", "1"],
@@ -264,8 +264,10 @@ def client_of(user):
 @pytest.mark.parametrize("view", reports.REPORTS)
 def test_an_agent_without_the_permission_sees_no_report(data, view):
     client = client_of(data["alex"])
-    assert client.get(url(view)).status_code == 403
-    assert client.get(url(view), {"export": "csv"}).status_code == 403
+    for params in ({}, {"export": "csv"}):
+        # Wagtail's admin turns the refusal into a redirect to its home page.
+        response = client.get(url(view), params)
+        assert response.status_code == 302 and response.url == reverse("wagtailadmin_home")
     assert url(view) not in client.get(reverse("wagtailadmin_home")).content.decode()
 
 

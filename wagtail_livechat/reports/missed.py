@@ -91,7 +91,7 @@ class MissedReportView(LivechatReportView):
         for row in rows:
             row.inbox_name = row.inbox.name
             row.chatflow_name = row.chatflow.name if row.chatflow else ""
-            row.agent_name = service.display_name(row.assignee)
+            row.agent_name = row.assignee.get_username() if row.assignee else ""
             row.visitor_name = service.visitor_label(row.visitor)
         return rows
 

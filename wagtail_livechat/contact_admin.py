@@ -36,7 +36,7 @@ from wagtail.snippets.views import snippets
 
 from . import personal_data, service
 from .models import Contact, Conversation, Inbox
-from .reports import safe_cell
+from .reports.figures import safe_cell
 
 
 class ContactForm(WagtailAdminModelForm):

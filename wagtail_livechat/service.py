@@ -269,7 +269,8 @@ def _append(
     (compiling it through the ORM cost more than running it) and takes the
     name agents answer under from the chatflow in the same statement. On
     PostgreSQL both are one statement (a CTE): one round trip, atomic
-    without a transaction of its own.
+    without a transaction of its own. ``now`` is the message's time (the
+    caller's, when ``sets`` also needs it).
     """
     now = now or timezone.now()
     qn = connection.ops.quote_name
@@ -573,20 +574,22 @@ def post_agent_message(user, conversation_id: int, *, client_id: str, body: str,
 
     def write():
         # An agent who answers takes an unassigned conversation (and says so
-        # in ``assigned_at``) and has read what came before; a note changes
-        # neither.
+        # in ``assigned_at``) and has read what came before, and the first
+        # answer's time is kept for the reports; a note changes none of these.
         now = timezone.now()
         sets, params = "", ()
         if not note:
             sets = (
                 ", assigned_at = CASE WHEN assignee_id IS NULL THEN %s ELSE assigned_at END"
                 ", assignee_id = COALESCE(assignee_id, %s), agent_read_seq = last_seq + 1,"
-                " agent_unread = 0, last_message = %s"
+                " agent_unread = 0, last_message = %s,"
+                " first_response_at = COALESCE(first_response_at, %s)"
             )
             params = (
                 connection.ops.adapt_datetimefield_value(now),
                 agent.id,
                 body[:PREVIEW_LENGTH],
+                connection.ops.adapt_datetimefield_value(now),
             )
         appended = _append(
             conversation_id,

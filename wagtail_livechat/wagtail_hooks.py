@@ -54,43 +54,24 @@ class InboxViewSet(SnippetViewSet):
     search_fields = ["name"]
 
 
-# -- The feedback survey's report ------------------------------------------
+# -- Reports (conversations, response times, missed, workload, feedback) ---
 
 
 @hooks.register("register_admin_urls")
 def register_report_urls():
-    view = reports.SurveyReportView
-    return [
-        path("reports/livechat-survey/", view.as_view(), name=view.index_url_name),
-        path(
-            "reports/livechat-survey/results/",
-            view.as_view(results_only=True),
-            name=view.index_results_url_name,
-        ),
-    ]
+    return [url for view in reports.REPORTS for url in view.urls()]
 
 
-class SurveyReportMenuItem(MenuItem):
-    def is_shown(self, request):
-        return reports.SurveyReportView.permission_policy.user_has_permission(request.user, "view")
-
-
-@hooks.register("register_reports_menu_item")
-def register_survey_report_menu_item():
-    return SurveyReportMenuItem(
-        _("Chat feedback"),
-        reverse(reports.SurveyReportView.index_url_name),
-        name="livechat-survey",
-        icon_name="livechat",
-        order=1300,
-    )
+for _report in reports.REPORTS:
+    hooks.register("register_reports_menu_item", _report.menu_item)
 
 
 @hooks.register("register_permissions")
-def register_survey_permissions():
-    """ "Can view survey answer" in the groups' permissions: who sees the report."""
+def register_report_permissions():
+    """Who sees the reports, given in the groups' permissions editor (see
+    wagtail_livechat.reports.base)."""
     return Permission.objects.filter(
-        content_type__app_label="wagtail_livechat", codename="view_surveyanswer"
+        content_type__app_label="wagtail_livechat", codename__in=reports.PERMISSIONS
     )
 
 

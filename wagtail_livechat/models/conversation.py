@@ -52,6 +52,9 @@ class Conversation(models.Model):
     # When the conversation was last given to an agent (likewise: an agent
     # who answers takes an unassigned one, and the write says so here).
     assigned_at = models.DateTimeField(null=True, blank=True)
+    # When an agent first answered (a note is no answer): set by the agent
+    # message's own UPDATE, so that the reports need no scan of messages.
+    first_response_at = models.DateTimeField(_("first response"), null=True, blank=True)
     last_seq = models.PositiveIntegerField(default=0)
     # The last seq the agents (any of them) have read, and how many visitor
     # messages came after it: kept by the write that changes them, so that
@@ -71,6 +74,12 @@ class Conversation(models.Model):
             models.Index(fields=["inbox", "status", "-updated_at"]),
             # The retention purge's search: closed, and closed long ago.
             models.Index(fields=["status", "closed_at"], name="livechat_conv_closed"),
+            # The reports select conversations by when they started.
+            models.Index(fields=["created_at"], name="livechat_conv_created"),
+        ]
+        permissions = [
+            ("view_reports", _("Can view live chat reports of their own inboxes")),
+            ("view_all_reports", _("Can view live chat reports of every inbox")),
         ]
 
     def __str__(self):

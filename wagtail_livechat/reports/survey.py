@@ -12,13 +12,24 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 from wagtail.admin.ui.tables import Column, DateColumn, TitleColumn
-from wagtail.admin.views.reports import ReportView
-from wagtail.permission_policies import ModelPermissionPolicy
 
-from .models import Chatflow, SurveyAnswer
+from ..models import SurveyAnswer
+from .base import (
+    EVERY_INBOX,
+    OWN_INBOXES,
+    LivechatReportView,
+    ReportPermissionPolicy,
+    _chatflows,
+    _inboxes,
+    report_inboxes,
+)
 
 # A rating of 4 or 5 out of 5 counts as satisfied (the usual CSAT score).
 SATISFIED = 4
+# "Can view survey answer" opened this report before the other reports
+# existed: it still does, over every inbox.
+SURVEY_PERMISSION = "view_surveyanswer"
+EVERYTHING = (EVERY_INBOX, SURVEY_PERMISSION)
 
 GROUPS = [
     ("chatflow", _("Per chatflow")),
@@ -34,16 +45,15 @@ GROUP_LABELS = {
 }
 
 
-def safe_cell(value):
-    """A comment starting with = + - @ is text, not a formula, in a spreadsheet
-    program (CSV injection); XLSX cells are typed as text by Wagtail."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+def _answers(request):
+    scope = report_inboxes(request.user, EVERYTHING)
+    answers = SurveyAnswer.objects.all()
+    return answers if scope is None else answers.filter(conversation__inbox__in=scope)
 
 
 def _agents(request):
     return get_user_model().objects.filter(
-        pk__in=SurveyAnswer.objects.filter(agent__isnull=False).values("agent")
+        pk__in=_answers(request).filter(agent__isnull=False).values("agent")
     )
 
 
@@ -54,8 +64,13 @@ class SurveyReportFilterSet(WagtailFilterSet):
         empty_label=_("Every answer"),
         method="keep",  # grouping is the view's, after every filter
     )
+    inbox = django_filters.ModelChoiceFilter(
+        label=_("Inbox"),
+        field_name="conversation__inbox",
+        queryset=lambda request: _inboxes(request, EVERYTHING),
+    )
     chatflow = django_filters.ModelChoiceFilter(
-        label=_("Chatflow"), queryset=Chatflow.objects.order_by("name")
+        label=_("Chatflow"), queryset=lambda request: _chatflows(request, EVERYTHING)
     )
     agent = django_filters.ModelChoiceFilter(label=_("Agent"), queryset=_agents)
     rating = django_filters.ChoiceFilter(
@@ -67,23 +82,25 @@ class SurveyReportFilterSet(WagtailFilterSet):
 
     class Meta:
         model = SurveyAnswer
-        fields = ["group", "chatflow", "agent", "rating", "created_at"]
+        fields = ["group", "inbox", "chatflow", "agent", "rating", "created_at"]
 
     def keep(self, queryset, name, value):
         return queryset
 
 
-class SurveyReportView(ReportView):
+class SurveyReportView(LivechatReportView):
+    """CSAT: the feedback survey's answers, every one or grouped."""
+
+    slug = "survey"
+    menu_label = _("Chat feedback")
+    menu_order = 1304
     page_title = _("Feedback survey")
-    header_icon = "livechat"
     template_name = "wagtail_livechat/reports/survey.html"
     results_template_name = "wagtail_livechat/reports/survey_results.html"
     filterset_class = SurveyReportFilterSet
-    index_url_name = "wagtail_livechat_survey_report"
-    index_results_url_name = "wagtail_livechat_survey_report_results"
-    permission_policy = ModelPermissionPolicy(SurveyAnswer)
-    permission_required = "view"
+    permission_policy = ReportPermissionPolicy(OWN_INBOXES, *EVERYTHING)
     export_filename = "feedback-survey"
+    text_fields = ("comment", "label")
     verbose_name = _("survey answer")
     verbose_name_plural = _("survey answers")
 
@@ -108,14 +125,6 @@ class SurveyReportView(ReportView):
         "average": _("Average rating"),
         "satisfied": _("Satisfied (4 or 5), %"),
     }
-
-    def setup(self, request, *args, **kwargs):
-        super().setup(request, *args, **kwargs)
-        self.custom_field_preprocess = {
-            **self.custom_field_preprocess,
-            "comment": {self.FORMAT_CSV: safe_cell},
-            "label": {self.FORMAT_CSV: safe_cell},
-        }
 
     @property
     def group(self):
@@ -150,10 +159,15 @@ class SurveyReportView(ReportView):
             ),
         ]
 
+    @property
+    def scope(self):
+        return report_inboxes(self.request.user, EVERYTHING)
+
     def get_queryset(self):
-        return SurveyAnswer.objects.select_related("chatflow", "agent").order_by(
-            "-created_at", "-pk"
-        )
+        answers = SurveyAnswer.objects.select_related("chatflow", "agent")
+        if self.scope is not None:
+            answers = answers.filter(conversation__inbox__in=self.scope)
+        return answers.order_by("-created_at", "-pk")
 
     def get_filtered_queryset(self):
         queryset = super().get_filtered_queryset()

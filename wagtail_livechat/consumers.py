@@ -381,7 +381,7 @@ class VisitorConsumer(LivechatConsumer):
             chatflow_id=self.chatflow_id,
             conversation_id=self.conversation_id,
             # Stored only if this message starts a conversation.
-            context={"user_agent": self.user_agent, "time_zone": frame["tz"]},
+            context={"user_agent": self.user_agent, "time_zone": frame.get("tz")},
         )
         pk = message.conversation_id
         through = self.delivery.through if pk == self.conversation_id else 0

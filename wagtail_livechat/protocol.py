@@ -158,7 +158,7 @@ VISITOR_TYPES = {
     # a conversation (stored only then).
     "message": lambda f, n: {
         **_message(f, n),
-        "tz": _str(f, "tz", MAX_TIME_ZONE, required=False) or None,
+        **({"tz": _str(f, "tz", MAX_TIME_ZONE)} if f.get("tz") is not None else {}),
     },
     "typing": lambda f, n: {"on": _bool(f, "on")},
     "page": lambda f, n: {"page": _page(f)},

@@ -125,7 +125,7 @@ class InboxFilterForm(forms.Form):
     )
     label = forms.ChoiceField(label=gettext_lazy("Label"), required=False)
     q = forms.CharField(
-        label=gettext_lazy("Search"),
+        label=gettext_lazy("Search conversations"),
         max_length=search.MAX_QUERY,
         required=False,
         widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),

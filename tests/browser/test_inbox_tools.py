@@ -53,13 +53,15 @@ def test_search_labels_and_the_list_beside_the_conversation(page, context, demo)
     # Filters apply at once: no submit button, no reload.
     expect(page.get_by_role("button", name="Filter")).to_be_hidden()
     page.evaluate("() => (window.stayed = true)")
-    page.get_by_label("Search").fill("invoice")
+    page.get_by_role("searchbox", name="Search conversations").fill("invoice")
     expect(rows(page)).to_have_count(1)
     expect(rows(page).first).to_contain_text("Can I pay by invoice?")
     expect(page.get_by_role("status").filter(has_text="found")).to_have_text("1 conversation found")
     assert page.evaluate("() => window.stayed") is True
     assert "q=invoice" in page.url
-    assert page.get_by_label("Search").evaluate("(e) => e === document.activeElement")
+    assert page.get_by_role("searchbox", name="Search conversations").evaluate(
+        "(e) => e === document.activeElement"
+    )
     assert axe_violations(page) == []
 
     # The conversation opens beside the list (the search kept).

@@ -7,11 +7,12 @@ import uuid
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import connection
 from django.test import Client
 
 from tests.livechat_factories import make_chatflow, make_inbox
 from wagtail_livechat import search, service
-from wagtail_livechat.models import Contact, Conversation, ConversationLabel, Visitor
+from wagtail_livechat.models import Contact, Conversation, ConversationLabel, Message, Visitor
 
 pytestmark = pytest.mark.django_db
 
@@ -199,3 +200,26 @@ def test_labels_are_cleaned_bounded_and_authorised(inboxes, sam, django_user_mod
     with pytest.raises(service.Forbidden):
         service.set_label(sam, elsewhere.pk, "mine now", True)
     assert not elsewhere.labels.exists()
+
+
+def test_postgresql_serves_the_search_from_its_gin_index(inboxes):
+    """The index migration 0013 adds is built on the expression the search
+    uses (else PostgreSQL would read every message)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the full-text index is PostgreSQL's")
+    from django.contrib.postgres.search import SearchQuery
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = %s", ["livechat_message_search"]
+        )
+        (definition,) = cursor.fetchone()
+    assert "USING gin" in definition and "to_tsvector" in definition
+    chat(inboxes[2], "refund please")
+    query = SearchQuery("refund", config=search.CONFIG, search_type="plain")
+    messages = Message.objects.annotate(found=search.search_vector()).filter(found=query)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table: make it choose
+        plan = messages.explain()
+    assert "livechat_message_search" in plan, plan
+    assert messages.count() == 1

@@ -524,8 +524,9 @@
 
       refreshSoon() {
         clearTimeout(this.refreshTimer);
-        // A search cannot be decided here: ask the server, but not for every message.
-        const delay = this.settings.q ? 2000 : 500;
+        // A search or a label cannot always be decided here: ask the server,
+        // but not for every message.
+        const delay = this.settings.q || this.settings.label ? 2000 : 500;
         this.refreshTimer = setTimeout(() => this.refreshRows(), delay);
       }
 

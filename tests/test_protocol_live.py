@@ -106,12 +106,15 @@ SUMMARY = {
     "updated",
     "visitor",
     "visitor_page",
+    "labels",
 }
 TYPING = {"type", "conversation", "who", "on"}
 VIEWERS = {"type", "conversation", "viewers"}
 CONTEXT = {"type", "conversation", "context"}
 VISITOR_PAGE = {"type", "conversation", "page"}
 PAGE_FIELDS = {"url", "title", "id", "edit_url"}
+VISIT = {"url", "title", "at"}  # a page added to the pages visited
+VISITOR_CONTEXT = {"browser", "os", "device", "time_zone", "pages"}
 ERROR = {"type", "code", "message"}
 
 
@@ -905,8 +908,9 @@ async def test_page_frame_reaches_the_agents_viewing(live, sales, visitor):
     )
     assert await sock.barrier() == []
     frame = await agent.until("visitor_page")
-    assert set(frame) == VISITOR_PAGE and frame["conversation"] == pk
+    assert set(frame) == VISITOR_PAGE | {"visit"} and frame["conversation"] == pk
     assert set(frame["page"]) == PAGE_FIELDS
+    assert set(frame["visit"]) == VISIT and frame["visit"]["url"] == frame["page"]["url"]
     assert frame["page"]["url"] == "http://127.0.0.1/pricing/"
     assert frame["page"]["title"] == "Pricing"
     assert [f for f in await not_viewing.barrier() if f["type"] == "visitor_page"] == []
@@ -1128,7 +1132,8 @@ async def test_open_answers_history_then_viewers_and_leave_tells_the_others(live
     assert history["conversation"]["id"] == pk and history["conversation"]["status"] == "open"
     assert history["messages"] == [ack["message"]]
     context = history["context"]
-    assert {"page", "contact", "earlier", "members"} <= set(context)
+    assert {"page", "visitor", "contact", "earlier", "members"} <= set(context)
+    assert set(context["visitor"]) == VISITOR_CONTEXT
     assert {m["id"] for m in context["members"]} == {sales.agent.pk, cleo.pk}
     assert more == [] and viewers == {"type": "viewers", "conversation": pk, "viewers": []}
 
@@ -1222,6 +1227,32 @@ async def test_assign(live, sales, visitor):
     await ann.send({"type": "assign", "conversation": pk, "user": outsider.pk})
     assert_error(await ann.until("error"), "bad_frame")
     assert (await db(Conversation.objects.get, pk=pk)).assignee_id is None
+
+
+async def test_label(live, sales, visitor):
+    vsock, ack = await start_conversation(live, sales, visitor)
+    pk = ack["message"]["conversation"]
+    ann, _ = await live.agent(sales.agent)
+    cleo_sock, _ = await live.agent(await db(add_colleague, sales))
+    otto = await db(make_agent, "otto")
+    await db(make_inbox, "Elsewhere", members=[otto])
+    otto_sock, _ = await live.agent(otto)
+
+    await ann.send({"type": "label", "conversation": pk, "label": "Refund", "add": True})
+    frame = await ann.until("conversation")
+    while not frame["conversation"].get("labels"):
+        frame = await ann.until("conversation")
+    assert set(frame["conversation"]) == SUMMARY and frame["conversation"]["labels"] == ["refund"]
+    frame = await cleo_sock.until("conversation")
+    while not frame["conversation"].get("labels"):
+        frame = await cleo_sock.until("conversation")
+    assert frame["conversation"]["labels"] == ["refund"]
+
+    await otto_sock.send({"type": "label", "conversation": pk, "label": "x", "add": True})
+    assert_error(await otto_sock.until("error"), "forbidden")
+    await ann.send({"type": "label", "conversation": pk, "label": "x" * 41, "add": True})
+    assert_error(await ann.until("error"), "too_long")
+    assert await vsock.barrier() == []  # labels are the agents' business
 
 
 async def test_close_and_reopen(live, sales, visitor):

@@ -9,21 +9,27 @@ Who may see what is decided by :mod:`service` only.
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from django import forms
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 from django.views.generic import TemplateView
 from wagtail.admin.paginator import WagtailPaginator
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
-from . import service
+from . import search, service
 from .models import CannedResponse, Conversation
+from .models.label import LABEL_MAX
 
 SOCKET_PATH = "/ws/livechat/agent/"
 PER_PAGE = 25
+# Unread conversations whose ids the page is given, to keep the tab's title
+# count live (past it, the count is shown as at least this many).
+UNREAD_IDS = 1000
 
 
 def unread_conversations(user) -> int:
@@ -32,6 +38,15 @@ def unread_conversations(user) -> int:
         inbox__in=service.agent_inboxes(user), status=Conversation.Status.OPEN
     )
     return queryset.filter(agent_unread__gt=0).count()
+
+
+def unread_ids(user) -> list[int]:
+    """Ids of the open conversations with unread visitor messages: the tab's
+    title counts them and inbox.js keeps the set live."""
+    queryset = Conversation.objects.filter(
+        inbox__in=service.agent_inboxes(user), status=Conversation.Status.OPEN, agent_unread__gt=0
+    )
+    return list(queryset.order_by("-updated_at").values_list("pk", flat=True)[:UNREAD_IDS])
 
 
 def js_strings() -> dict:
@@ -78,6 +93,14 @@ def js_strings() -> dict:
         "addressConfirmed": gettext("Address confirmed"),
         "unconfirmed": gettext("Given, not confirmed"),
         "subscriptions": gettext("Consents to communicate"),
+        "removeLabel": gettext("Remove label %(label)s"),
+        "labelsNone": gettext("No labels"),
+        "desktop": gettext("Desktop"),
+        "tablet": gettext("Tablet"),
+        "mobile": gettext("Mobile"),
+        "unknown": gettext("Unknown"),
+        "localTime": gettext("%(time)s (%(zone)s)"),
+        "soundOn": gettext("Sound on"),
     }
 
 
@@ -100,12 +123,24 @@ class InboxFilterForm(forms.Form):
     inbox = forms.TypedChoiceField(
         label=gettext_lazy("Inbox"), coerce=int, empty_value=None, required=False
     )
+    label = forms.ChoiceField(label=gettext_lazy("Label"), required=False)
+    q = forms.CharField(
+        label=gettext_lazy("Search conversations"),
+        max_length=search.MAX_QUERY,
+        required=False,
+        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
+    )
 
-    def __init__(self, *args, inboxes=(), **kwargs):
+    # The query string keys of the filters: carried from the list to a
+    # conversation (whose page shows the same list beside it).
+    KEYS = ("status", "assigned", "inbox", "label", "q")
+
+    def __init__(self, *args, inboxes=(), labels=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["inbox"].choices = [("", gettext("All inboxes"))] + [
             (inbox.pk, inbox.name) for inbox in inboxes
         ]
+        self.fields["label"].choices = [("", gettext("Any label"))] + [(x, x) for x in labels]
 
     def filters(self) -> dict:
         """The valid filters; an invalid one falls back to its default."""
@@ -115,7 +150,93 @@ class InboxFilterForm(forms.Form):
             "status": data.get("status") or "open",
             "assigned": data.get("assigned") or "",
             "inbox": data.get("inbox"),
+            "label": data.get("label") or "",
+            "q": data.get("q") or "",
         }
+
+
+def filter_query(filters: dict) -> str:
+    """The filters that differ from the defaults, as a query string."""
+    query = QueryDict(mutable=True)
+    for key in InboxFilterForm.KEYS:
+        value = filters.get(key)
+        if value not in (None, "") and not (key == "status" and value == "open"):
+            query[key] = value
+    return query.urlencode()
+
+
+def conversation_url(pk: int, query: str) -> str:
+    url = reverse("wagtail_livechat_inbox:conversation", args=[pk])
+    return f"{url}?{query}" if query else url
+
+
+def conversation_list(request, filters: dict, page_number=None):
+    """The agent's conversations that pass the filters, newest first, as
+    ``(paginator, page, rows)``; a search shows the first
+    ``search.MAX_RESULTS``. Only the inboxes the agent belongs to."""
+    user = request.user
+    queryset = Conversation.objects.filter(inbox__in=service.agent_inboxes(user))
+    if filters["status"] != "all":
+        queryset = queryset.filter(status=filters["status"])
+    if filters["assigned"] == "me":
+        queryset = queryset.filter(assignee=user)
+    elif filters["assigned"] == "none":
+        queryset = queryset.filter(assignee__isnull=True)
+    if filters["inbox"] is not None:
+        queryset = queryset.filter(inbox_id=filters["inbox"])
+    if filters["label"]:
+        queryset = queryset.filter(labels__name=filters["label"])
+    queryset = search.matching(queryset, filters["q"])
+    queryset = (
+        queryset.select_related("inbox", "assignee", "visitor__contact")
+        .prefetch_related("labels")
+        .order_by("-updated_at", "-pk")
+    )
+    if filters["q"]:
+        queryset = queryset[: search.MAX_RESULTS]
+    paginator = WagtailPaginator(queryset, PER_PAGE)
+    page = paginator.get_page(page_number)
+    query = filter_query(filters)
+    rows = []
+    for conversation in page:
+        row = service.conversation_data(conversation)
+        row["updated_at"] = conversation.updated_at
+        row["url"] = conversation_url(conversation.pk, query)
+        rows.append(row)
+    return paginator, page, rows
+
+
+def list_context(request, page_number=None) -> dict:
+    """What a page showing the list needs: the filter form, the rows, and
+    the live list's settings for inbox.js."""
+    user = request.user
+    inboxes = list(service.agent_inboxes(user).order_by("name"))
+    labels = service.labels_in_use(inboxes)
+    form = InboxFilterForm(request.GET, inboxes=inboxes, labels=labels)
+    filters = form.filters()
+    paginator, page, rows = conversation_list(request, filters, page_number)
+    return {
+        "form": form,
+        "filters": filters,
+        "inboxes": inboxes,
+        "rows": rows,
+        "items": page,
+        "paginator": paginator,
+        "elided_page_range": paginator.get_elided_page_range(page.number),
+        "list_url": "{}{}".format(
+            reverse("wagtail_livechat_inbox:index"),
+            f"?{filter_query(filters)}" if filter_query(filters) else "",
+        ),
+        "live_filters": {
+            **filters,
+            "page": page.number,
+            "user": user.pk,
+            "conversationUrl": conversation_url(0, filter_query(filters)),
+            "unread": unread_ids(user),
+            "labels": labels,
+            "labelMax": LABEL_MAX,
+        },
+    }
 
 
 class LivechatAdminView(WagtailAdminTemplateMixin, TemplateView):
@@ -132,51 +253,13 @@ class InboxIndexView(LivechatAdminView):
     def get_breadcrumbs_items(self):
         return [*self.breadcrumbs_items, {"url": "", "label": self.get_page_title()}]
 
-    def get_queryset(self, filters):
-        user = self.request.user
-        queryset = Conversation.objects.filter(inbox__in=service.agent_inboxes(user))
-        if filters["status"] != "all":
-            queryset = queryset.filter(status=filters["status"])
-        if filters["assigned"] == "me":
-            queryset = queryset.filter(assignee=user)
-        elif filters["assigned"] == "none":
-            queryset = queryset.filter(assignee__isnull=True)
-        if filters["inbox"] is not None:
-            queryset = queryset.filter(inbox_id=filters["inbox"])
-        queryset = queryset.select_related("inbox", "assignee", "visitor__contact")
-        return queryset.order_by("-updated_at", "-pk")
-
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        user = self.request.user
-        inboxes = list(service.agent_inboxes(user).order_by("name"))
-        form = InboxFilterForm(self.request.GET, inboxes=inboxes)
-        filters = form.filters()
-        paginator = WagtailPaginator(self.get_queryset(filters), PER_PAGE)
-        page = paginator.get_page(self.request.GET.get("p"))
-        rows = []
-        for conversation in page:
-            row = service.conversation_data(conversation)
-            row["updated_at"] = conversation.updated_at
-            row["url"] = reverse("wagtail_livechat_inbox:conversation", args=[conversation.pk])
-            rows.append(row)
+        context.update(list_context(self.request, self.request.GET.get("p")))
         context.update(
             {
-                "form": form,
-                "filters": filters,
-                "inboxes": inboxes,
-                "rows": rows,
-                "items": page,
-                "paginator": paginator,
-                "elided_page_range": paginator.get_elided_page_range(page.number),
-                "available": service.is_available(user),
+                "available": service.is_available(self.request.user),
                 "socket_path": SOCKET_PATH,
-                "live_filters": {
-                    **filters,
-                    "page": page.number,
-                    "user": user.pk,
-                    "conversationUrl": reverse("wagtail_livechat_inbox:conversation", args=[0]),
-                },
                 "strings": js_strings(),
             }
         )
@@ -235,6 +318,11 @@ class ConversationView(LivechatAdminView):
         for earlier in context_data["earlier"]:
             earlier["created_at"] = datetime.fromisoformat(earlier["created"])
             earlier["url"] = reverse("wagtail_livechat_inbox:conversation", args=[earlier["id"]])
+        visitor = context_data["visitor"]
+        for visit in visitor["pages"]:
+            visit["at_time"] = datetime.fromisoformat(visit["at"])
+        if visitor["time_zone"]:
+            visitor["now"] = timezone.now().astimezone(ZoneInfo(visitor["time_zone"]))
         survey = service.survey_of(conversation.pk)
         if survey:
             survey["created_at"] = datetime.fromisoformat(survey["created"])
@@ -242,6 +330,9 @@ class ConversationView(LivechatAdminView):
             {"shortcut": c.shortcut, "text": c.text}
             for c in CannedResponse.objects.filter(inbox=conversation.inbox).order_by("shortcut")
         ]
+        # The list beside the conversation: the one the agent came from.
+        context.update(list_context(self.request))
+        context["live_filters"]["current"] = conversation.pk
         context.update(
             {
                 "conversation": conversation,
@@ -257,7 +348,7 @@ class ConversationView(LivechatAdminView):
                     "user": self.request.user.pk,
                     "name": self.request.user.first_name or service.display_name(self.request.user),
                     "inbox": conversation.inbox_id,
-                    "conversationUrl": reverse("wagtail_livechat_inbox:conversation", args=[0]),
+                    "conversationUrl": context["live_filters"]["conversationUrl"],
                     "data": data,
                 },
                 "strings": js_strings(),

@@ -281,6 +281,11 @@ class VisitorConsumer(LivechatConsumer):
                 service.visitor_group(self.visitor.pk), self.channel_name
             )
 
+    @property
+    def user_agent(self) -> str:
+        headers = dict(self.scope.get("headers") or ())
+        return headers.get(b"user-agent", b"").decode("latin1")
+
     def _welcome(self, after, page, token=None):
         chatflow = (
             service.Chatflow.objects.filter(pk=self.chatflow_id, live=True)
@@ -380,6 +385,8 @@ class VisitorConsumer(LivechatConsumer):
             body=frame["body"],
             chatflow_id=self.chatflow_id,
             conversation_id=self.conversation_id,
+            # Stored only if this message starts a conversation.
+            context={"user_agent": self.user_agent, "time_zone": frame.get("tz")},
         )
         pk = message.conversation_id
         through = self.delivery.through if pk == self.conversation_id else 0
@@ -767,6 +774,13 @@ class AgentConsumer(LivechatConsumer):
             except service.ServiceError:
                 pass  # left the inbox meanwhile: nothing to record
 
+    async def on_label(self, frame):
+        await self._send_summary(
+            await self.db(
+                service.set_label, self.agent, frame["conversation"], frame["label"], frame["add"]
+            )
+        )
+
     async def on_availability(self, frame):
         available = await self.db(service.set_availability, self.agent, frame["available"])
         await self.send_json({"type": "availability", "available": available})
@@ -872,9 +886,10 @@ class AgentConsumer(LivechatConsumer):
             return
         elif kind == "visitor_page":
             if pk in self.opened:
-                await self.send_json(
-                    {"type": "visitor_page", "conversation": pk, "page": event["page"]}
-                )
+                frame = {"type": "visitor_page", "conversation": pk, "page": event["page"]}
+                if "visit" in event:  # a page visited while the conversation is open
+                    frame["visit"] = event["visit"]
+                await self.send_json(frame)
             return
         if "summary" in event:
             await self.send_json({"type": "conversation", "conversation": event["summary"]})

@@ -20,6 +20,10 @@ MAX_INT = 2**31 - 1
 # The feedback survey: a rating on a scale of five, and an optional comment.
 RATING_MIN, RATING_MAX = 1, 5
 MAX_COMMENT = 1000
+# A label as sent (the service collapses spaces, then allows 40 characters).
+MAX_LABEL = 100
+# An IANA time zone name ("America/Argentina/ComodRivadavia" is the longest).
+MAX_TIME_ZONE = 64
 # Consents a visitor answers on the socket (the others come with ``email``).
 CONSENT_KINDS = ("cookies", "data")
 SURROGATE = re.compile("[\ud800-\udfff]")
@@ -150,7 +154,12 @@ VISITOR_TYPES = {
         # The site's token vouching for the visitor (docs/identification.md).
         "identity": _str(f, "identity", MAX_IDENTITY, required=False) or None,
     },
-    "message": _message,
+    # ``tz``: the browser's time zone, sent with the messages that may start
+    # a conversation (stored only then).
+    "message": lambda f, n: {
+        **_message(f, n),
+        **({"tz": _str(f, "tz", MAX_TIME_ZONE)} if f.get("tz") is not None else {}),
+    },
     "typing": lambda f, n: {"on": _bool(f, "on")},
     "page": lambda f, n: {"page": _page(f)},
     "email": lambda f, n: {
@@ -200,6 +209,11 @@ AGENT_TYPES = {
         "seq": _int(f, "seq"),
     },
     "availability": lambda f, n: {"available": _bool(f, "available")},
+    "label": lambda f, n: {
+        "conversation": _int(f, "conversation", minimum=1),
+        "label": _str(f, "label", MAX_LABEL),
+        "add": _bool(f, "add"),
+    },
     "ping": lambda f, n: {},
 }
 

@@ -21,6 +21,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -35,18 +36,21 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import assignment, audit, events, memo, tasks
+from . import assignment, audit, events, memo, tasks, useragent
 from .models import (
     AgentStatus,
     Chatflow,
     ConsentRecord,
     Contact,
     Conversation,
+    ConversationLabel,
     Inbox,
     Message,
     SurveyAnswer,
     Visitor,
 )
+from .models.conversation import PAGES_KEPT
+from .models.label import LABEL_MAX, LABELS_PER_CONVERSATION
 from .pages import page_model
 from .throttle import allow
 
@@ -444,13 +448,20 @@ def _fan_out_message(message: Message, row: dict, summary: dict) -> None:
 
 
 def post_visitor_message(
-    visitor: Visitor, *, client_id: str, body: str, chatflow_id=None, conversation_id=None
+    visitor: Visitor,
+    *,
+    client_id: str,
+    body: str,
+    chatflow_id=None,
+    conversation_id=None,
+    context: dict | None = None,
 ):
     """Store a visitor's message; returns ``(message, created)``.
 
     The visitor's conversation continues (a closed one reopens); with none
     known, the first message starts one in the inbox of the chatflow the
-    widget shows (the only path here that reads).
+    widget shows (the only path here that reads), with the visitor's
+    ``context`` (``user_agent``, ``time_zone``: see :func:`_start`).
     """
     sender = f"v{visitor.pk}"
     # Writing to a closed conversation reopens it (and says so in
@@ -484,7 +495,7 @@ def post_visitor_message(
             summary = _summary_delta(message, row)
         else:
             with transaction.atomic():
-                pk = _current_or_start(visitor, chatflow_id).pk
+                pk = _current_or_start(visitor, chatflow_id, context).pk
                 message, row = _append(
                     pk, sets=sets, params=params, client_id=client_id, now=now, **fields
                 )
@@ -498,7 +509,7 @@ def post_visitor_message(
     return _once(sender, client_id, write)
 
 
-def _current_or_start(visitor: Visitor, chatflow_id) -> Conversation:
+def _current_or_start(visitor: Visitor, chatflow_id, context=None) -> Conversation:
     # One conversation start at a time per visitor (NO KEY: see _append).
     Visitor.objects.select_for_update(no_key=True).filter(pk=visitor.pk).first()
     chatflow = (
@@ -512,11 +523,25 @@ def _current_or_start(visitor: Visitor, chatflow_id) -> Conversation:
         if conversation is None:
             raise ServiceError(_("This chat is not available any more."), code="not_found")
         return conversation
-    return current_conversation(visitor, chatflow.inbox_id) or _start(visitor, chatflow)
+    return current_conversation(visitor, chatflow.inbox_id) or _start(visitor, chatflow, context)
 
 
-def _start(visitor: Visitor, chatflow: Chatflow) -> Conversation:
-    conversation = Conversation(inbox=chatflow.inbox, chatflow=chatflow, visitor=visitor)
+def _start(visitor: Visitor, chatflow: Chatflow, context=None) -> Conversation:
+    """A new conversation. Only now, as the visitor writes, is their context
+    stored: browser, system and device from their user agent, their time
+    zone, and the page they are on, the first of the pages visited."""
+    context = context or {}
+    agent = useragent.parse(context.get("user_agent"))
+    conversation = Conversation(
+        inbox=chatflow.inbox,
+        chatflow=chatflow,
+        visitor=visitor,
+        browser=agent.browser,
+        os=agent.os,
+        device=agent.device,
+        time_zone=valid_time_zone(context.get("time_zone")),
+        pages=[_visit(visitor.page_url, visitor.page_title)] if visitor.page_url else [],
+    )
     owner, away = _owner_route(visitor, chatflow)
     if owner is not None and not away:
         conversation.assignee_id = owner
@@ -794,7 +819,24 @@ def _page_at(url: str, page_id: int | None) -> int | None:
     return page.pk
 
 
+def valid_time_zone(name) -> str:
+    """An IANA time zone name the server knows, else ""."""
+    if not isinstance(name, str) or not name or len(name) > 64 or name.startswith("/"):
+        return ""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return ""
+    return name
+
+
+def _visit(url: str, title: str) -> dict:
+    return {"url": url, "title": title, "at": timezone.now().isoformat()}
+
+
 def update_visitor_page(visitor: Visitor, page: dict | None) -> None:
+    """Where the visitor is now; a page they move to while a conversation is
+    open is added to its pages visited (the latest ``PAGES_KEPT``)."""
     # Only pages of this site: the agents' "Now on" link must not lead them
     # to wherever a visitor says.
     if not page or not validate_host(urlsplit(page["url"]).hostname or "", settings.ALLOWED_HOSTS):
@@ -803,14 +845,76 @@ def update_visitor_page(visitor: Visitor, page: dict | None) -> None:
     visitor.page_title = page.get("title") or ""
     visitor.page_id = _page_at(page["url"], page.get("id"))
     visitor.last_seen_at = timezone.now()
-    visitor.save(update_fields=["page_url", "page_title", "page_id", "last_seen_at"])
-    data = visitor_page(visitor)
-    open_ = visitor.conversations.filter(status=Conversation.Status.OPEN)
-    fan_out(
-        *(
-            (inbox_group(inbox), _event("visitor_page", pk, inbox, page=data))
-            for pk, inbox in open_.values_list("pk", "inbox_id")
+    visit = _visit(visitor.page_url, visitor.page_title)
+    with transaction.atomic():
+        visitor.save(update_fields=["page_url", "page_title", "page_id", "last_seen_at"])
+        data = visitor_page(visitor)
+        open_ = visitor.conversations.filter(status=Conversation.Status.OPEN)
+        deliveries = []
+        for pk, inbox, pages in open_.select_for_update(no_key=True).values_list(
+            "pk", "inbox_id", "pages"
+        ):
+            # A reload or a reconnect on the same page is no new visit.
+            fields = {}
+            if not pages or pages[-1].get("url") != visit["url"]:
+                Conversation.objects.filter(pk=pk).update(pages=[*pages, visit][-PAGES_KEPT:])
+                fields["visit"] = visit
+            deliveries.append(
+                (inbox_group(inbox), _event("visitor_page", pk, inbox, page=data, **fields))
+            )
+        fan_out(*deliveries)
+
+
+# -- Labels ----------------------------------------------------------------
+
+
+def clean_label(name: str) -> str:
+    """A label as stored: spaces collapsed, lower case, at most ``LABEL_MAX``
+    characters; refused when empty or longer."""
+    label = " ".join(str(name).split()).lower()
+    if not label:
+        raise ServiceError(_("A label cannot be empty."), code="bad_frame")
+    if len(label) > LABEL_MAX:
+        raise ServiceError(
+            _("Keep labels under %(max)s characters.") % {"max": LABEL_MAX}, code="too_long"
         )
+    return label
+
+
+def set_label(user, conversation_id: int, name: str, add: bool) -> Conversation:
+    """Put a label on a conversation, or take it off; every agent of the
+    inbox gets the new summary. Returns the conversation as now stored."""
+    label = clean_label(name)
+    with transaction.atomic():
+        conversation = conversation_for(user, conversation_id, lock=True)
+        labels = conversation.labels.all()
+        if add:
+            if not labels.filter(name=label).exists():
+                if labels.count() >= LABELS_PER_CONVERSATION:
+                    raise ServiceError(
+                        _("A conversation has at most %(max)s labels.")
+                        % {"max": LABELS_PER_CONVERSATION},
+                        code="too_many_labels",
+                    )
+                ConversationLabel.objects.create(conversation=conversation, name=label)
+        else:
+            labels.filter(name=label).delete()
+        conversation = conversation_for_summary(conversation.pk)
+        _announce(conversation, "labels")
+    return conversation
+
+
+# Labels offered to an agent (suggestions and the list's filter), at most.
+LABELS_OFFERED = 100
+
+
+def labels_in_use(inboxes) -> list[str]:
+    """The labels the conversations of these inboxes carry, A to Z."""
+    return list(
+        ConversationLabel.objects.filter(conversation__inbox__in=inboxes)
+        .order_by("name")
+        .values_list("name", flat=True)
+        .distinct()[:LABELS_OFFERED]
     )
 
 
@@ -1096,7 +1200,11 @@ def visitor_page(visitor: Visitor) -> dict | None:
 
 
 def conversation_for_summary(pk: int) -> Conversation:
-    return Conversation.objects.select_related("inbox", "assignee", "visitor__contact").get(pk=pk)
+    return (
+        Conversation.objects.select_related("inbox", "assignee", "visitor__contact")
+        .prefetch_related("labels")
+        .get(pk=pk)
+    )
 
 
 def conversation_data(conversation: Conversation) -> dict:
@@ -1114,6 +1222,20 @@ def conversation_data(conversation: Conversation) -> dict:
         "updated": conversation.updated_at.isoformat(),
         "visitor": visitor_label(conversation.visitor),
         "visitor_page": visitor_page(conversation.visitor),
+        # One query unless the caller prefetched them (the list does).
+        "labels": sorted(label.name for label in conversation.labels.all()),
+    }
+
+
+def visitor_context(conversation: Conversation) -> dict:
+    """What the conversation's start stored of the visitor's browser, and
+    the pages they visited since."""
+    return {
+        "browser": conversation.browser,
+        "os": conversation.os,
+        "device": conversation.device,
+        "time_zone": conversation.time_zone,
+        "pages": conversation.pages,
     }
 
 
@@ -1124,6 +1246,7 @@ def conversation_context(conversation: Conversation) -> dict:
     earlier = visitor.conversations.exclude(pk=conversation.pk).order_by("-created_at")[:10]
     return {
         "page": visitor_page(visitor),
+        "visitor": visitor_context(conversation),
         "contact": (
             {
                 "email": contact.email,

@@ -4,8 +4,8 @@ Import them from ``wagtail_livechat.models``. Inside the package, dependencies
 point one way: ``inbox`` knows nothing else, ``chatflow`` knows ``inbox``,
 ``targeting`` knows ``chatflow``, ``page`` knows ``chatflow``; the
 conversation side (``agent``, ``canned``, ``contact``, ``consent``,
-``conversation``, ``survey``) may know all of those, and none of those
-knows it. ``webhook`` knows none of them (only the events' names).
+``conversation``, ``label``, ``survey``) may know all of those, and none of
+those knows it. ``webhook`` knows none of them (only the events' names).
 """
 
 from .agent import AgentStatus
@@ -15,6 +15,7 @@ from .consent import ConsentRecord
 from .contact import Contact, Visitor
 from .conversation import Conversation, Message
 from .inbox import Inbox, OfficeHours
+from .label import ConversationLabel
 from .page import LivechatPageMixin
 from .survey import SurveyAnswer
 from .targeting import QueryRule, UrlRule, VisitorFilter
@@ -26,6 +27,7 @@ __all__ = [
     "ConsentRecord",
     "Contact",
     "Conversation",
+    "ConversationLabel",
     "Message",
     "Visitor",
     "Chatflow",

@@ -15,6 +15,8 @@ from .chatflow import Chatflow
 from .contact import Visitor
 from .inbox import Inbox
 
+PAGES_KEPT = 20
+
 
 class Conversation(models.Model):
     class Status(models.TextChoices):
@@ -65,6 +67,16 @@ class Conversation(models.Model):
     last_message = models.CharField(max_length=140, blank=True, default="")
     visitor_read_seq = models.PositiveIntegerField(default=0)
     offline_notified_at = models.DateTimeField(null=True, blank=True)
+    # The visitor's context, stored when the conversation starts (never
+    # before the visitor chats): browser, operating system and device as
+    # parsed from the user agent (see useragent.py), and the browser's
+    # time zone; then the pages they visit while it is open, the latest
+    # ``PAGES_KEPT`` as ``{"url", "title", "at"}``.
+    browser = models.CharField(_("browser"), max_length=64, blank=True, default="")
+    os = models.CharField(_("operating system"), max_length=64, blank=True, default="")
+    device = models.CharField(_("device"), max_length=8, blank=True, default="")
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True, default="")
+    pages = models.JSONField(_("pages visited"), default=list, blank=True)
 
     class Meta:
         verbose_name = _("conversation")

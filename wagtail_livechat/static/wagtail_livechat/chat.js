@@ -473,8 +473,11 @@ export function mount({ root, cfg, boot, emit, sheet, remember, mem, close: shut
       }
       return; // the new socket's welcome flushes again
     }
-    for (const [id, p] of pending) send({ type: "message", id, body: p.body });
+    for (const [id, p] of pending) post(id, p.body);
   }
+
+  /* The time zone goes only with a message that may start a conversation. */
+  const post = (id, body) => send({ type: "message", id, body, tz: conv ? void 0 : Intl.DateTimeFormat().resolvedOptions().timeZone });
 
   function submit() {
     const text = input.value.trim();
@@ -502,7 +505,7 @@ export function mount({ root, cfg, boot, emit, sheet, remember, mem, close: shut
     scroll();
     pending.set(id, { body: text, el });
     watch(id);
-    if (ready && identified) send({ type: "message", id, body: text });
+    if (ready && identified) post(id, text);
     else flush();
     connect();
   }

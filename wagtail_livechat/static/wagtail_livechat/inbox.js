@@ -20,6 +20,9 @@
   const TYPING_IDLE = 4000;
   const TYPING_SHOWN = 8000;
   const NOTIFY_KEY = "wagtail-livechat:notifications";
+  const SOUND_KEY = "wagtail-livechat:sound";
+  const FILTER_DELAY = 300; // ms of typing in the search box before it applies
+  const PAGES_KEPT = 20; // as the server keeps them (models/conversation.py)
 
   // -- Helpers --------------------------------------------------------------
 
@@ -237,6 +240,103 @@
     }
   }
 
+  /**
+   * One socket per page, whatever the controllers on it: the list beside a
+   * conversation and the conversation itself share it (the server speaks
+   * both on one socket). Each subscriber gets every status and frame.
+   */
+  const shared = new Map(); // path -> {socket, subscribers}
+  const subscribe = (path, subscriber) => {
+    let entry = shared.get(path);
+    if (entry) {
+      entry.subscribers.add(subscriber);
+      if (entry.socket.isOpen) {
+        subscriber.onStatus("connected");
+        queueMicrotask(() => subscriber.onOpen());
+      }
+    } else {
+      const subscribers = new Set([subscriber]);
+      entry = { subscribers };
+      shared.set(path, entry);
+      entry.socket = new AgentSocket(path, {
+        onOpen: () => subscribers.forEach((s) => s.onOpen()),
+        onFrame: (frame) => subscribers.forEach((s) => s.onFrame(frame)),
+        onStatus: (state, delay) => subscribers.forEach((s) => s.onStatus(state, delay)),
+      });
+    }
+    return {
+      socket: entry.socket,
+      stop() {
+        entry.subscribers.delete(subscriber);
+        if (!entry.subscribers.size) {
+          entry.socket.stop();
+          shared.delete(path);
+        }
+      },
+    };
+  };
+
+  // -- Sound ------------------------------------------------------------------
+
+  /**
+   * An optional chime for new visitor messages, off until the agent turns it
+   * on (remembered in this browser). Made with WebAudio: no audio file to
+   * serve or allow in a Content-Security-Policy.
+   */
+  const sound = {
+    context: null,
+    supported: () => Boolean(window.AudioContext || window.webkitAudioContext),
+    enabled() {
+      try {
+        return sound.supported() && window.localStorage.getItem(SOUND_KEY) === "1";
+      } catch {
+        return false;
+      }
+    },
+    set(on) {
+      try {
+        if (on) window.localStorage.setItem(SOUND_KEY, "1");
+        else window.localStorage.removeItem(SOUND_KEY);
+      } catch {
+        // Private mode: the choice lasts as long as the page.
+      }
+      if (on) sound.wake();
+    },
+    /** Browsers start audio only after a gesture: the switch, or any click. */
+    wake() {
+      if (!sound.supported()) return null;
+      if (!sound.context) {
+        const Context = window.AudioContext || window.webkitAudioContext;
+        sound.context = new Context();
+      }
+      if (sound.context.state === "suspended") sound.context.resume().catch(() => {});
+      return sound.context;
+    },
+    play() {
+      if (!sound.enabled()) return;
+      const context = sound.wake();
+      const now = context.currentTime;
+      const tone = context.createOscillator();
+      const gain = context.createGain();
+      tone.type = "sine";
+      tone.frequency.setValueAtTime(880, now);
+      tone.frequency.setValueAtTime(660, now + 0.12);
+      gain.gain.setValueAtTime(0.0001, now);
+      gain.gain.exponentialRampToValueAtTime(0.2, now + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, now + 0.3);
+      tone.connect(gain).connect(context.destination);
+      tone.start(now);
+      tone.stop(now + 0.32);
+    },
+  };
+  const wakeSound = () => sound.enabled() && sound.wake();
+  document.addEventListener("pointerdown", wakeSound, { once: true });
+  document.addEventListener("keydown", wakeSound, { once: true });
+
+  // Unread counts seen on this page, per conversation: both controllers of
+  // a page report the same frame, the agent hears of it once.
+  const unreadSeen = new Map();
+
   // -- Browser notifications ----------------------------------------------
 
   const notifications = {
@@ -274,7 +374,7 @@
 
     conversationUrl(id) {
       const template = (this.settings && this.settings.conversationUrl) || "/admin/livechat/0/";
-      return template.replace(/\/0\/$/, `/${id}/`);
+      return template.replace(/\/0\/(?=\?|$)/, `/${id}/`);
     }
 
     showStatus(state, delay) {
@@ -302,18 +402,39 @@
       return merged;
     }
 
-    /** Notify when a conversation has more unread visitor messages than before. */
+    /** Notify (and chime) when a conversation has more unread visitor
+     * messages than before. */
     trackUnread(conversation) {
-      this.unread = this.unread || new Map();
-      const before = this.unread.has(conversation.id) ? this.unread.get(conversation.id) : 0;
-      this.unread.set(conversation.id, conversation.unread);
+      if (conversation.unread === undefined) return;
+      const before = unreadSeen.has(conversation.id) ? unreadSeen.get(conversation.id) : 0;
+      unreadSeen.set(conversation.id, conversation.unread);
       if (conversation.status === "open" && conversation.unread > before) {
         notifications.show(conversation, this.strings, this.conversationUrl(conversation.id));
+        sound.play();
       }
     }
   }
 
   // -- The list -------------------------------------------------------------
+
+  /** The labels a list row shows (its items' text). */
+  const rowLabels = (row) => {
+    const list = slot(row, "labels");
+    return list ? Array.from(list.children, (item) => item.textContent) : [];
+  };
+
+  const renderLabels = (list, labels) => {
+    if (!list) return;
+    list.replaceChildren(
+      ...labels.map((label) => {
+        const item = document.createElement("li");
+        item.className = "livechat-label";
+        item.textContent = label;
+        return item;
+      }),
+    );
+    list.hidden = !labels.length;
+  };
 
   app.register(
     "livechat-inbox",
@@ -326,6 +447,12 @@
         "availabilityState",
         "notify",
         "connection",
+        "filters",
+        "submit",
+        "results",
+        "summary",
+        "sound",
+        "soundToggle",
       ];
 
       static values = { socketPath: { type: String, default: "/ws/livechat/agent/" } };
@@ -333,12 +460,19 @@
       connect() {
         this.initializeShared();
         this.settings = readJSON("livechat-filters", {});
-        this.unread = new Map();
+        this.unreadIds = new Set(this.settings.unread || []);
+        this.baseTitle = document.title.replace(/^\(\d+\+?\) /, "");
         this.readUnread();
+        this.updateTitle();
         formatTimes(this.element);
         this.updateNotifyButton();
+        if (this.hasSubmitTarget) this.submitTarget.hidden = true; // filters apply at once
+        if (this.hasSoundToggleTarget && sound.supported()) {
+          this.soundToggleTarget.hidden = false;
+          this.soundTarget.checked = sound.enabled();
+        }
         let reconnected = false;
-        this.socket = new AgentSocket(this.socketPathValue, {
+        this.subscription = subscribe(this.socketPathValue, {
           onOpen: () => {
             this.socket.send({ type: "hello" });
             // What changed while the socket was down was never pushed: read
@@ -349,16 +483,16 @@
           onFrame: (frame) => this.receive(frame),
           onStatus: (state, delay) => this.showStatus(state, delay),
         });
+        this.socket = this.subscription.socket;
       }
 
       /** Unread counts as the server rendered them in the rows. */
       readUnread() {
-        this.unread.clear();
         this.rows().forEach((row) => {
           const badge = slot(row, "unread");
           const count = badge && !badge.hidden ? parseInt(badge.textContent, 10) || 0 : 0;
           const id = Number(row.dataset.conversation);
-          this.unread.set(id, count);
+          unreadSeen.set(id, count);
           const data = row.dataset;
           this.remember({
             id,
@@ -368,32 +502,111 @@
             inbox: Number(data.inbox),
             assignee: data.assignee ? { id: Number(data.assignee) } : null,
             updated: data.updated,
+            labels: rowLabels(row),
           });
         });
       }
 
-      refreshSoon() {
-        clearTimeout(this.refreshTimer);
-        this.refreshTimer = setTimeout(() => this.refreshRows(), 500);
+      /** The tab's title counts the open conversations with unread messages. */
+      countUnread(conversation) {
+        if (conversation.status === "closed" || conversation.unread === 0) {
+          this.unreadIds.delete(conversation.id);
+        } else if (conversation.unread > 0) {
+          this.unreadIds.add(conversation.id);
+        }
+        this.updateTitle();
       }
 
-      async refreshRows() {
-        const response = await fetch(window.location.href, { credentials: "same-origin" });
-        if (!response.ok) return;
-        const html = new DOMParser().parseFromString(await response.text(), "text/html");
+      updateTitle() {
+        const count = this.unreadIds.size;
+        document.title = count ? `(${count}) ${this.baseTitle}` : this.baseTitle;
+      }
+
+      refreshSoon() {
+        clearTimeout(this.refreshTimer);
+        // A search or a label cannot always be decided here: ask the server,
+        // but not for every message.
+        const delay = this.settings.q || this.settings.label ? 2000 : 500;
+        this.refreshTimer = setTimeout(() => this.refreshRows(), delay);
+      }
+
+      /** Read the list again from the server (``url``: with other filters). */
+      async refreshRows(url = window.location.href) {
+        const asked = (this.asked = (this.asked || 0) + 1);
+        let html;
+        try {
+          const response = await fetch(url, { credentials: "same-origin" });
+          if (!response.ok) return;
+          html = new DOMParser().parseFromString(await response.text(), "text/html");
+        } catch {
+          return; // offline: the next reconnect reads it again
+        }
+        if (asked !== this.asked) return; // a later question is on its way
         const fresh = html.querySelector('[data-livechat-inbox-target="rows"]');
         if (!fresh) return;
-        this.rowsTarget.replaceChildren(...fresh.children);
+        const results = html.querySelector('[data-livechat-inbox-target="results"]');
+        if (results && this.hasResultsTarget) {
+          this.resultsTarget.replaceChildren(...results.children);
+        } else {
+          this.rowsTarget.replaceChildren(...fresh.children);
+        }
+        const settings = html.getElementById("livechat-filters");
+        if (settings) {
+          try {
+            const current = this.settings.current;
+            this.settings = { ...JSON.parse(settings.textContent), current };
+          } catch {
+            // keep the filters known
+          }
+        }
+        const summary = html.querySelector('[data-livechat-inbox-target="summary"]');
+        if (summary && this.hasSummaryTarget) this.summaryTarget.textContent = summary.textContent;
         this.readUnread();
+        this.updateEmpty();
         formatTimes(this.element);
       }
 
+      // Filters ------------------------------------------------------------
+
+      /** The filter form's choices as the list's URL (page 1). */
+      filterUrl() {
+        const query = new URLSearchParams();
+        new FormData(this.filtersTarget).forEach((value, key) => {
+          if (String(value).trim()) query.set(key, String(value).trim());
+        });
+        const text = query.toString();
+        return `${window.location.pathname}${text ? `?${text}` : ""}`;
+      }
+
+      /** Apply the filters at once: no submit, no reload, the focus stays. */
+      filter() {
+        if (!this.hasFiltersTarget) return;
+        clearTimeout(this.filterTimer);
+        const url = this.filterUrl();
+        if (url === `${window.location.pathname}${window.location.search}`) return;
+        window.history.replaceState(window.history.state, "", url);
+        this.refreshRows(url);
+      }
+
+      filterSoon(event) {
+        if (event.target.type !== "search" && event.target.type !== "text") return;
+        clearTimeout(this.filterTimer);
+        this.filterTimer = setTimeout(() => this.filter(), FILTER_DELAY);
+      }
+
+      filterNow(event) {
+        event.preventDefault();
+        this.filter();
+      }
+
       disconnect() {
-        if (this.socket) this.socket.stop();
+        clearTimeout(this.refreshTimer);
+        clearTimeout(this.filterTimer);
+        if (this.subscription) this.subscription.stop();
       }
 
       rows() {
-        return Array.from(this.rowsTarget.querySelectorAll("tr[data-conversation]"));
+        return Array.from(this.rowsTarget.querySelectorAll("[data-conversation]"));
       }
 
       receive(frame) {
@@ -408,11 +621,13 @@
           case "conversation": {
             const known = this.remember(frame.conversation);
             this.trackUnread(known);
+            this.countUnread(known);
             this.upsert(known);
             break;
           }
           case "error":
-            flash(frame.message || frame.code);
+            // Beside a conversation, that conversation's controller says it.
+            if (!this.settings.current) flash(frame.message || frame.code);
             break;
           default:
         }
@@ -437,7 +652,7 @@
         }
       }
 
-      // Notifications --------------------------------------------------
+      // Notifications and sound ------------------------------------------
 
       updateNotifyButton() {
         if (!this.hasNotifyTarget) return;
@@ -457,8 +672,15 @@
         this.updateNotifyButton();
       }
 
+      toggleSound(event) {
+        sound.set(event.target.checked);
+        if (event.target.checked) sound.play(); // what it sounds like
+      }
+
       // Rows -----------------------------------------------------------
 
+      /** Whether a conversation belongs in this list: true, false, or null
+       * when only the server can tell (a search, labels not known). */
       matches(conversation) {
         const filters = this.settings;
         if (filters.status && filters.status !== "all" && conversation.status !== filters.status) {
@@ -468,13 +690,18 @@
         if (filters.assigned === "me" && assignee !== filters.user) return false;
         if (filters.assigned === "none" && assignee !== null) return false;
         if (filters.inbox && conversation.inbox !== filters.inbox) return false;
-        return true;
+        if (filters.label) {
+          if (!Array.isArray(conversation.labels)) return null;
+          if (!conversation.labels.includes(filters.label)) return false;
+        }
+        return filters.q ? null : true;
       }
 
       upsert(conversation) {
-        let row = this.rowsTarget.querySelector(`tr[data-conversation="${Number(conversation.id)}"]`);
+        let row = this.rowsTarget.querySelector(`[data-conversation="${Number(conversation.id)}"]`);
         if (row && Date.parse(conversation.updated) < Date.parse(row.dataset.updated)) return;
-        if (!this.matches(conversation)) {
+        const verdict = this.matches(conversation);
+        if (verdict === false) {
           if (row) row.remove();
           this.updateEmpty();
           return;
@@ -482,8 +709,8 @@
         const firstPage = !this.settings.page || this.settings.page === 1;
         if (!row) {
           if (!firstPage) return; // it belongs on page 1
-          if (!("visitor" in conversation)) {
-            this.refreshSoon(); // only what changed, of a row this page lacks
+          if (verdict === null || !("visitor" in conversation)) {
+            this.refreshSoon(); // the server knows whether, and what, to show
             return;
           }
           row = this.rowTemplateTarget.content.firstElementChild.cloneNode(true);
@@ -493,7 +720,8 @@
         this.updateEmpty();
       }
 
-      /** Fill a row from a merged summary (an assignee may be known only by id). */
+      /** Fill a row from a merged summary (an assignee may be known only by
+       * id); the compact rows beside a conversation have fewer slots. */
       fill(row, conversation) {
         const strings = this.strings;
         row.dataset.conversation = String(conversation.id);
@@ -501,18 +729,21 @@
         row.dataset.status = conversation.status;
         row.dataset.assignee = conversation.assignee ? String(conversation.assignee.id) : "";
         row.classList.toggle("livechat-row--unread", conversation.unread > 0);
-        slot(row, "link").href = this.conversationUrl(conversation.id);
+        const link = slot(row, "link");
+        link.href = this.conversationUrl(conversation.id);
+        if (conversation.id === this.settings.current) link.setAttribute("aria-current", "page");
         setText(row, "visitor", conversation.visitor);
         const badge = setText(row, "unread", format(strings.unread, { count: conversation.unread }));
-        badge.hidden = !(conversation.unread > 0);
+        if (badge) badge.hidden = !(conversation.unread > 0);
         if ("last_message" in conversation) setText(row, "last_message", conversation.last_message);
         if ("inbox_name" in conversation) setText(row, "inbox_name", conversation.inbox_name);
+        if (Array.isArray(conversation.labels)) renderLabels(slot(row, "labels"), conversation.labels);
         const assignee = conversation.assignee;
         if (!assignee || assignee.name) {
           setText(row, "assignee", assignee ? assignee.name : strings.unassigned);
         }
         const status = setText(row, "status", strings[conversation.status] || conversation.status);
-        status.classList.toggle("w-status--label", conversation.status !== "open");
+        if (status) status.classList.toggle("w-status--label", conversation.status !== "open");
         const time = slot(row, "updated");
         time.setAttribute("datetime", conversation.updated);
         time.textContent = formatDate(conversation.updated);
@@ -564,6 +795,10 @@
         "earlier",
         "heading",
         "survey",
+        "labels",
+        "labelInput",
+        "visitor",
+        "pages",
       ];
 
       static values = {
@@ -578,7 +813,7 @@
         this.id = this.settings.conversation;
         this.me = this.settings.user;
         this.state = this.remember({ id: this.id, ...(this.settings.data || {}) });
-        this.unread = new Map([[this.id, this.state.unread || 0]]);
+        unreadSeen.set(this.id, this.state.unread || 0);
         this.seqs = new Set(
           Array.from(this.logTarget.querySelectorAll("[data-seq]"), (el) => Number(el.dataset.seq)),
         );
@@ -603,7 +838,11 @@
         document.addEventListener("visibilitychange", this.onVisible);
         window.addEventListener("focus", this.onVisible);
 
-        this.socket = new AgentSocket(this.socketPathValue, {
+        // The visitor's local time, kept current.
+        this.renderLocalTime();
+        this.clock = setInterval(() => this.renderLocalTime(), 30000);
+
+        this.subscription = subscribe(this.socketPathValue, {
           onOpen: () => {
             this.ready = false;
             this.socket.send({ type: "open", conversation: this.id, after: this.lastSeq });
@@ -614,6 +853,7 @@
             this.showStatus(state, delay);
           },
         });
+        this.socket = this.subscription.socket;
       }
 
       /* The visitor's answer to the feedback survey (text only). */
@@ -634,8 +874,9 @@
         document.removeEventListener("visibilitychange", this.onVisible);
         window.removeEventListener("focus", this.onVisible);
         clearTimeout(this.typingTimer);
+        clearInterval(this.clock);
         this.typers.forEach((timer) => clearTimeout(timer));
-        if (this.socket) this.socket.stop();
+        if (this.subscription) this.subscription.stop();
       }
 
       receive(frame) {
@@ -685,7 +926,9 @@
             if (mine(frame.conversation)) this.renderViewers(frame.viewers || []);
             break;
           case "visitor_page":
-            if (mine(frame.conversation)) this.renderPage(frame.page);
+            if (!mine(frame.conversation)) break;
+            this.renderPage(frame.page);
+            if (frame.visit) this.addVisit(frame.visit);
             break;
           case "context": // not in the protocol yet: a proposed push of the context
             if (mine(frame.conversation) && frame.context) this.renderContext(frame.context);
@@ -1058,6 +1301,7 @@
         select.value = assignee ? String(assignee.id) : "";
 
         if ("visitor_page" in conversation) this.renderPage(conversation.visitor_page);
+        if (Array.isArray(conversation.labels)) this.renderLabels(conversation.labels);
         if (previous.visitor !== undefined && previous.visitor !== conversation.visitor) {
           // The visitor left their email address: fetch the new context.
           if (this.hasHeadingTarget) {
@@ -1069,6 +1313,50 @@
             this.socket.send({ type: "open", conversation: this.id, after: this.lastSeq });
           }
         }
+      }
+
+      // Labels -------------------------------------------------------------
+
+      addLabel(event) {
+        event.preventDefault();
+        const label = this.labelInputTarget.value.trim();
+        if (!label) return;
+        if (this.socket.send({ type: "label", conversation: this.id, label, add: true })) {
+          this.labelInputTarget.value = "";
+        }
+      }
+
+      removeLabel(event) {
+        const label = event.currentTarget.dataset.label;
+        if (this.socket.send({ type: "label", conversation: this.id, label, add: false })) {
+          this.labelInputTarget.focus(); // the button goes with its label
+        }
+      }
+
+      renderLabels(labels) {
+        if (!this.hasLabelsTarget) return;
+        const items = labels.map((label) => {
+          const item = document.createElement("li");
+          item.className = "livechat-label";
+          const text = document.createElement("span");
+          text.textContent = label;
+          const remove = document.createElement("button");
+          remove.type = "button";
+          remove.className = "livechat-label__remove";
+          remove.dataset.label = label;
+          remove.dataset.action = "livechat-conversation#removeLabel";
+          remove.setAttribute("aria-label", format(this.strings.removeLabel, { label }));
+          remove.textContent = "×";
+          item.append(text, remove);
+          return item;
+        });
+        if (!items.length) {
+          const none = document.createElement("li");
+          none.className = "livechat-context__none";
+          none.textContent = this.strings.labelsNone;
+          items.push(none);
+        }
+        this.labelsTarget.replaceChildren(...items);
       }
 
       // Presence -----------------------------------------------------------
@@ -1117,8 +1405,62 @@
         this.pageTarget.replaceChildren(...parts);
       }
 
+      /** Browser, system, device and local time, as the conversation's start stored them. */
+      renderVisitor(visitor) {
+        if (!this.hasVisitorTarget || !visitor) return;
+        const strings = this.strings;
+        setText(this.visitorTarget, "browser", visitor.browser || strings.unknown);
+        setText(this.visitorTarget, "os", visitor.os || strings.unknown);
+        setText(this.visitorTarget, "device", strings[visitor.device] || strings.unknown);
+        const local = slot(this.visitorTarget, "local_time");
+        if (local) local.dataset.timeZone = visitor.time_zone || "";
+        this.renderLocalTime();
+        if (this.hasPagesTarget && Array.isArray(visitor.pages)) {
+          this.pagesTarget.replaceChildren();
+          visitor.pages.forEach((visit) => this.addVisit(visit));
+        }
+      }
+
+      renderLocalTime() {
+        const local = this.hasVisitorTarget && slot(this.visitorTarget, "local_time");
+        const zone = local && local.dataset.timeZone;
+        if (!zone) return;
+        try {
+          const time = new Intl.DateTimeFormat(lang, { timeStyle: "short", timeZone: zone });
+          local.textContent = format(this.strings.localTime, {
+            time: time.format(new Date()),
+            zone,
+          });
+        } catch {
+          // A zone this browser does not know: the server's rendering stays.
+        }
+      }
+
+      /** One more page the visitor visited (the latest PAGES_KEPT are shown). */
+      addVisit(visit) {
+        if (!this.hasPagesTarget || !visit) return;
+        const last = this.pagesTarget.lastElementChild;
+        if (last && last.dataset.url === visit.url) return;
+        const item = document.createElement("li");
+        item.dataset.url = visit.url;
+        const link = document.createElement("a");
+        if (isHttpUrl(visit.url)) link.href = visit.url;
+        link.target = "_blank";
+        link.rel = "noopener noreferrer";
+        link.textContent = visit.title || visit.url;
+        const time = document.createElement("time");
+        time.setAttribute("datetime", visit.at);
+        time.textContent = formatDate(visit.at);
+        item.append(link, " ", time);
+        this.pagesTarget.append(item);
+        while (this.pagesTarget.children.length > PAGES_KEPT) {
+          this.pagesTarget.firstElementChild.remove();
+        }
+      }
+
       renderContext(context) {
         this.renderPage(context.page);
+        this.renderVisitor(context.visitor);
         if (this.hasContactTarget && context.contact) {
           const contact = context.contact;
           const strings = this.strings;

@@ -19,7 +19,7 @@ from django.views.generic import TemplateView
 from wagtail.admin.paginator import WagtailPaginator
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
-from . import service
+from . import attachment_views, service
 from .models import CannedResponse, Conversation
 
 SOCKET_PATH = "/ws/livechat/agent/"
@@ -270,4 +270,5 @@ def get_urls():
     return [
         path("", InboxIndexView.as_view(), name="index"),
         path("<int:pk>/", ConversationView.as_view(), name="conversation"),
+        path("<int:pk>/attachments/", attachment_views.agent_upload, name="attach"),
     ]

@@ -52,6 +52,15 @@ DEFAULTS = {
     "IDENTIFY_USERS": False,
     # Defer loading the widget until window.WagtailLivechat.load() is called.
     "DEFER": False,
+    # The kinds of file visitors and agents may attach, recognised by their
+    # content (wagtail_livechat/sniff.py); empty: attachments are off.
+    "ATTACHMENT_KINDS": ("png", "jpeg", "gif", "webp", "pdf", "text", "docx", "xlsx", "pptx"),
+    # Largest attachment, in bytes.
+    "ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,
+    # Attachments one conversation may hold (both sides together).
+    "ATTACHMENT_MAX_PER_CONVERSATION": 20,
+    # Largest image accepted, in pixels (width x height): decoding is checked.
+    "ATTACHMENT_MAX_PIXELS": 40_000_000,
 }
 
 

@@ -362,6 +362,8 @@ def boot_data(page=None) -> dict:
         "config": reverse("wagtail_livechat:config"),
         "visitor": reverse("wagtail_livechat:visitor"),
         "search": reverse("wagtail_livechat:search"),
+        # Where the visitor sends files; absent: attachments are off.
+        "upload": reverse("wagtail_livechat:upload") if conf.ATTACHMENT_KINDS else None,
         "page": page.pk if isinstance(page, page_model()) else None,
         "chat": static("wagtail_livechat/chat.js"),
         "ws": "/ws/livechat/",

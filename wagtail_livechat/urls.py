@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import attachment_views, views
 
 app_name = "wagtail_livechat"
 
@@ -11,4 +11,6 @@ urlpatterns = [
     path("visitor/", views.start_visitor, name="visitor"),
     path("search/", views.knowledge_base_search, name="search"),
     path("confirm/<str:token>/", views.confirm_email, name="confirm"),
+    path("attachments/", attachment_views.visitor_upload, name="upload"),
+    path("attachments/<uuid:key>/", attachment_views.download, name="attachment"),
 ]

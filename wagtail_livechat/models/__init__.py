@@ -5,10 +5,12 @@ point one way: ``inbox`` knows nothing else, ``chatflow`` knows ``inbox``,
 ``targeting`` knows ``chatflow``, ``page`` knows ``chatflow``; the
 conversation side (``agent``, ``canned``, ``contact``, ``consent``,
 ``conversation``, ``survey``) may know all of those, and none of those
-knows it.
+knows it; ``attachment`` knows ``conversation`` (a message names its
+attachment by string).
 """
 
 from .agent import AgentStatus
+from .attachment import Attachment, delete_conversation_files
 from .canned import CannedResponse
 from .chatflow import Chatflow, ConfigGeneration
 from .consent import ConsentRecord
@@ -21,6 +23,7 @@ from .targeting import QueryRule, UrlRule, VisitorFilter
 
 __all__ = [
     "AgentStatus",
+    "Attachment",
     "CannedResponse",
     "ConsentRecord",
     "Contact",
@@ -36,4 +39,5 @@ __all__ = [
     "QueryRule",
     "UrlRule",
     "VisitorFilter",
+    "delete_conversation_files",
 ]

@@ -36,6 +36,7 @@ def test_tag_renders_the_boot_data(demo):
         "config": "/livechat/config/",
         "visitor": "/livechat/visitor/",
         "search": "/livechat/search/",
+        "upload": "/livechat/attachments/",
         "page": demo.pk,
         "chat": "/static/wagtail_livechat/chat.js",
         "ws": "/ws/livechat/",

@@ -19,7 +19,7 @@ from django.views.generic import TemplateView
 from wagtail.admin.paginator import WagtailPaginator
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
-from . import attachment_views, service
+from . import attachment_views, attachments, service
 from .models import CannedResponse, Conversation
 
 SOCKET_PATH = "/ws/livechat/agent/"
@@ -78,6 +78,9 @@ def js_strings() -> dict:
         "addressConfirmed": gettext("Address confirmed"),
         "unconfirmed": gettext("Given, not confirmed"),
         "subscriptions": gettext("Consents to communicate"),
+        "download": gettext("Download %(name)s (%(size)s)"),
+        "uploading": gettext("Sending %(name)s…"),
+        "uploadFailed": gettext("The file could not be sent."),
     }
 
 
@@ -251,6 +254,7 @@ class ConversationView(LivechatAdminView):
                 "context": context_data,
                 "canned": canned,
                 "survey": survey,
+                "attachments": attachments.enabled(),
                 "socket_path": SOCKET_PATH,
                 "live": {
                     "conversation": conversation.pk,
@@ -258,6 +262,11 @@ class ConversationView(LivechatAdminView):
                     "name": self.request.user.first_name or service.display_name(self.request.user),
                     "inbox": conversation.inbox_id,
                     "conversationUrl": reverse("wagtail_livechat_inbox:conversation", args=[0]),
+                    "attachUrl": (
+                        reverse("wagtail_livechat_inbox:attach", args=[conversation.pk])
+                        if attachments.enabled()
+                        else None
+                    ),
                     "data": data,
                 },
                 "strings": js_strings(),

@@ -248,6 +248,7 @@ def widget_strings() -> dict:
         "comment": _("Comment (optional)"),
         "rate": _("Send feedback"),
         "thanks": _("Thank you for your feedback."),
+        "attach": _("Attach a file"),
     }
 
 

@@ -29,7 +29,7 @@ def make_setup():
     message = service.post_visitor_message(
         visitor, client_id="first-0001", body="Hi", chatflow_id=chatflow.pk
     )[0]
-    conversation = Conversation.objects.get(pk=message.conversation_id)
+    conversation = Conversation.objects.select_related("chatflow").get(pk=message.conversation_id)
     return ann, inbox, conversation, visitor
 
 

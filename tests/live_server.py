@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import websockets
+from django.conf import settings
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.servers import free_port
@@ -105,6 +106,8 @@ def server_env(database: str, secret_key: str, **extra: str) -> dict:
         ALLOWED_HOSTS=HOST,
         DEBUG="0",
         PYTHONUNBUFFERED="1",
+        # The test process's media: files the servers store are the tests' to read and delete.
+        MEDIA_ROOT=str(settings.MEDIA_ROOT),
         **extra,
     )
 

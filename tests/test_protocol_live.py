@@ -1062,6 +1062,110 @@ async def test_seqs_are_gapless_and_in_order_when_both_sides_write_at_once(live,
     assert visitor_seen == sorted(visitor_seen) and agent_seen == sorted(agent_seen)
 
 
+# == Attachments =======================================================================
+
+
+def multipart(fields: dict, file: tuple[str, str, bytes]) -> tuple[str, bytes]:
+    """A multipart/form-data body as a browser's FormData sends it."""
+    boundary = uuid.uuid4().hex
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    filename, content_type, content = file
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        f"Content-Type: {content_type}\r\n\r\n".encode()
+        + content
+        + b"\r\n"
+    )
+    return f"multipart/form-data; boundary={boundary}", b"".join(
+        parts
+    ) + f"--{boundary}--\r\n".encode()
+
+
+async def test_a_visitor_uploads_an_image_and_everyone_of_the_conversation_gets_it(
+    server, live, sales, support, visitor
+):
+    from tests.attachment_files import PDF, image
+
+    sock, ack = await start_conversation(live, sales, visitor)
+    pk = ack["message"]["conversation"]
+    ann, _ = await live.agent(sales.agent)
+    await open_conversation(ann, pk)
+    content = image(size=(32, 24))
+    content_type, body = multipart(
+        {"id": "upload-0001", "conversation": pk, "body": "this one"},
+        ("../shot.png", "application/x-made-up", content),
+    )
+    headers = {"Origin": server.origin, "Cookie": visitor_cookie(visitor)}
+    sent = await db(
+        request,
+        server,
+        "POST",
+        "/livechat/attachments/",
+        headers={**headers, "Content-Type": content_type},
+        body=body,
+    )
+    assert sent.status == 201, sent.body
+    message = sent.json()["message"]
+    assert set(message) == MESSAGE | {"attachment"}
+    assert_message({k: v for k, v in message.items() if k != "attachment"}, seq=2, body="this one")
+    attachment = message["attachment"]
+    assert attachment == {
+        "name": "shot.png",
+        "size": len(content),
+        "kind": "image",
+        "type": "image/png",
+        "url": attachment["url"],
+        "width": 32,
+        "height": 24,
+    }
+    # A message like any other: to the visitor's socket and to the agent viewing it.
+    assert (await sock.until("message"))["message"] == message
+    frame = await ann.until("message")
+    assert frame["message"] == message and frame["conversation"]["last_message"]
+
+    # Downloads: the visitor and the agent; the image inline, nosniff always.
+    for cookie in (visitor_cookie(visitor), await db(session_cookie, sales.agent)):
+        got = await db(request, server, "GET", attachment["url"], headers={"Cookie": cookie})
+        assert got.status == 200 and got.body == content
+        assert got.headers["Content-Type"] == "image/png"
+        assert got.headers["Content-Disposition"].startswith("inline")
+        assert got.headers["X-Content-Type-Options"] == "nosniff"
+    # Nobody else: another inbox's agent, another visitor, nobody at all.
+    stranger = await db(Visitor.objects.create)
+    for cookie in (await db(session_cookie, support.agent), visitor_cookie(stranger), ""):
+        got = await db(request, server, "GET", attachment["url"], headers={"Cookie": cookie})
+        assert got.status == 403 and got.json()["error"] == "forbidden"
+
+    # A document is only ever a download; a foreign origin stores nothing.
+    content_type, body = multipart(
+        {"id": "upload-0002", "conversation": pk}, ("invoice.pdf", "text/html", PDF)
+    )
+    sent = await db(
+        request,
+        server,
+        "POST",
+        "/livechat/attachments/",
+        headers={**headers, "Content-Type": content_type},
+        body=body,
+    )
+    url = sent.json()["message"]["attachment"]["url"]
+    got = await db(request, server, "GET", url, headers={"Cookie": visitor_cookie(visitor)})
+    assert got.headers["Content-Disposition"] == 'attachment; filename="invoice.pdf"'
+    refused = await db(
+        request,
+        server,
+        "POST",
+        "/livechat/attachments/",
+        headers={**headers, "Origin": "http://evil.example", "Content-Type": content_type},
+        body=body,
+    )
+    assert refused.status == 403 and refused.json()["error"] == "forbidden_origin"
+    await db(lambda: Conversation.objects.filter(pk=pk).delete())  # its files go too
+
+
 # == Paging ============================================================================
 
 

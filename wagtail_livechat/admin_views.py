@@ -21,7 +21,7 @@ from django.views.generic import TemplateView
 from wagtail.admin.paginator import WagtailPaginator
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
-from . import search, service
+from . import attachment_views, attachments, search, service
 from .models import CannedResponse, Conversation
 from .models.label import LABEL_MAX
 
@@ -101,6 +101,9 @@ def js_strings() -> dict:
         "unknown": gettext("Unknown"),
         "localTime": gettext("%(time)s (%(zone)s)"),
         "soundOn": gettext("Sound on"),
+        "download": gettext("Download %(name)s (%(size)s)"),
+        "uploading": gettext("Sending %(name)s…"),
+        "uploadFailed": gettext("The file could not be sent."),
     }
 
 
@@ -342,6 +345,7 @@ class ConversationView(LivechatAdminView):
                 "context": context_data,
                 "canned": canned,
                 "survey": survey,
+                "attachments": attachments.enabled(),
                 "socket_path": SOCKET_PATH,
                 "live": {
                     "conversation": conversation.pk,
@@ -349,6 +353,11 @@ class ConversationView(LivechatAdminView):
                     "name": self.request.user.first_name or service.display_name(self.request.user),
                     "inbox": conversation.inbox_id,
                     "conversationUrl": context["live_filters"]["conversationUrl"],
+                    "attachUrl": (
+                        reverse("wagtail_livechat_inbox:attach", args=[conversation.pk])
+                        if attachments.enabled()
+                        else None
+                    ),
                     "data": data,
                 },
                 "strings": js_strings(),
@@ -361,4 +370,5 @@ def get_urls():
     return [
         path("", InboxIndexView.as_view(), name="index"),
         path("<int:pk>/", ConversationView.as_view(), name="conversation"),
+        path("<int:pk>/attachments/", attachment_views.agent_upload, name="attach"),
     ]

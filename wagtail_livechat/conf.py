@@ -78,6 +78,15 @@ DEFAULTS = {
     # Days a closed conversation (with its messages and survey answer) is
     # kept after closing; None keeps everything. ``livechat_purge`` applies it.
     "RETENTION_DAYS": None,
+    # The kinds of file visitors and agents may attach, recognised by their
+    # content (wagtail_livechat/sniff.py); empty: attachments are off.
+    "ATTACHMENT_KINDS": ("png", "jpeg", "gif", "webp", "pdf", "text", "docx", "xlsx", "pptx"),
+    # Largest attachment, in bytes.
+    "ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,
+    # Attachments one conversation may hold (both sides together).
+    "ATTACHMENT_MAX_PER_CONVERSATION": 20,
+    # Largest image accepted, in pixels (width x height): decoding is checked.
+    "ATTACHMENT_MAX_PIXELS": 40_000_000,
 }
 
 

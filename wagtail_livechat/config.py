@@ -248,6 +248,7 @@ def widget_strings() -> dict:
         "comment": _("Comment (optional)"),
         "rate": _("Send feedback"),
         "thanks": _("Thank you for your feedback."),
+        "attach": _("Attach a file"),
     }
 
 
@@ -362,6 +363,8 @@ def boot_data(page=None) -> dict:
         "config": reverse("wagtail_livechat:config"),
         "visitor": reverse("wagtail_livechat:visitor"),
         "search": reverse("wagtail_livechat:search"),
+        # Where the visitor sends files; absent: attachments are off.
+        "upload": reverse("wagtail_livechat:upload") if conf.ATTACHMENT_KINDS else None,
         "page": page.pk if isinstance(page, page_model()) else None,
         "chat": static("wagtail_livechat/chat.js"),
         "ws": "/ws/livechat/",

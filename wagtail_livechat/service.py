@@ -58,6 +58,17 @@ log = logging.getLogger("wagtail_livechat")
 
 PREVIEW_LENGTH = 140
 HISTORY_LIMIT = 200
+# What a message's frame tells of its attachment (``Attachment.data``).
+ATTACHMENT_FIELDS = (
+    "attachment",
+    "attachment__key",
+    "attachment__name",
+    "attachment__size",
+    "attachment__kind",
+    "attachment__content_type",
+    "attachment__width",
+    "attachment__height",
+)
 
 
 class ServiceError(Exception):
@@ -254,6 +265,7 @@ _COLUMNS = (
     "note",
     "sender",
     "client_id",
+    "attachment_id",
     "created_at",
 )
 
@@ -377,7 +389,7 @@ def _same_instant(value, when: datetime) -> bool:
 def stored_message(sender: str, client_id: str) -> Message | None:
     """The message this sender already stored under this client id, if any."""
     return (
-        Message.objects.select_related("conversation")
+        Message.objects.select_related("conversation", "attachment")
         .filter(sender=sender, client_id=client_id)
         .first()
     )
@@ -407,8 +419,15 @@ def _summary_delta(message: Message, row: dict, **extra) -> dict:
         **extra,
     }
     if not message.note:
-        delta["last_message"] = message.body[:PREVIEW_LENGTH]
+        delta["last_message"] = preview(message.body, message.attachment)
     return delta
+
+
+def preview(body: str, attachment=None) -> str:
+    """The start of a message for the inbox list: a file shows its name."""
+    if attachment is not None and not body:
+        body = f"\N{PAPERCLIP} {attachment.name}"
+    return body[:PREVIEW_LENGTH]
 
 
 def _fan_out_message(message: Message, row: dict, summary: dict) -> None:
@@ -455,13 +474,16 @@ def post_visitor_message(
     chatflow_id=None,
     conversation_id=None,
     context: dict | None = None,
+    attachment=None,
 ):
     """Store a visitor's message; returns ``(message, created)``.
 
     The visitor's conversation continues (a closed one reopens); with none
     known, the first message starts one in the inbox of the chatflow the
     widget shows (the only path here that reads), with the visitor's
-    ``context`` (``user_agent``, ``time_zone``: see :func:`_start`).
+    ``context`` (``user_agent``, ``time_zone``: see :func:`_start`). An
+    ``attachment`` (stored already, see ``attachments.receive``) is sent with
+    it, ``body`` its caption.
     """
     sender = f"v{visitor.pk}"
     # Writing to a closed conversation reopens it (and says so in
@@ -471,6 +493,8 @@ def post_visitor_message(
         ", status = %s, closed_at = NULL, agent_unread = agent_unread + 1, last_message = %s"
     )
     fields = {"author": Message.Author.VISITOR, "body": body, "sender": sender}
+    if attachment is not None:
+        fields["attachment"] = attachment
 
     def write():
         now = timezone.now()
@@ -478,7 +502,7 @@ def post_visitor_message(
             Conversation.Status.CLOSED,
             connection.ops.adapt_datetimefield_value(now),
             Conversation.Status.OPEN,
-            body[:PREVIEW_LENGTH],
+            preview(body, attachment),
         )
         appended = conversation_id and _append(
             conversation_id,
@@ -582,7 +606,9 @@ def _round_robin(chatflow: Chatflow) -> int | None:
     )
 
 
-def post_agent_message(user, conversation_id: int, *, client_id: str, body: str, note=False):
+def post_agent_message(
+    user, conversation_id: int, *, client_id: str, body: str, note=False, attachment=None
+):
     """Store an agent's message or note; returns ``(message, created)``.
 
     ``user`` may be an :class:`Agent` (what a socket holds): then the write
@@ -602,7 +628,7 @@ def post_agent_message(user, conversation_id: int, *, client_id: str, body: str,
         # in ``assigned_at``) and has read what came before, and the first
         # answer's time is kept for the reports; a note changes none of these.
         now = timezone.now()
-        sets, params = "", ()
+        sets, params, fields = "", (), {}
         if not note:
             sets = (
                 ", assigned_at = CASE WHEN assignee_id IS NULL THEN %s ELSE assigned_at END"
@@ -613,9 +639,11 @@ def post_agent_message(user, conversation_id: int, *, client_id: str, body: str,
             params = (
                 connection.ops.adapt_datetimefield_value(now),
                 agent.id,
-                body[:PREVIEW_LENGTH],
+                preview(body, attachment),
                 connection.ops.adapt_datetimefield_value(now),
             )
+        if attachment is not None:
+            fields["attachment"] = attachment
         appended = _append(
             conversation_id,
             sets=sets,
@@ -630,6 +658,7 @@ def post_agent_message(user, conversation_id: int, *, client_id: str, body: str,
             note=note,
             sender=sender,
             client_id=client_id,
+            **fields,
         )
         if appended is None:
             raise _refused(conversation_id)
@@ -1119,7 +1148,7 @@ def message_data(message: Message, *, for_agents: bool = False) -> dict:
     name = message.name
     if for_agents and message.author == Message.Author.AGENT:
         name = _agent_name(message)
-    return {
+    data = {
         "seq": message.seq,
         "conversation": message.conversation_id,
         "author": message.author,
@@ -1128,6 +1157,9 @@ def message_data(message: Message, *, for_agents: bool = False) -> dict:
         "note": message.note,
         "created": message.created_at.isoformat(),
     }
+    if message.attachment_id is not None:
+        data["attachment"] = message.attachment.data()
+    return data
 
 
 def page_after(conversation_id: int, after: int, *, notes: bool, limit: int = HISTORY_LIMIT):
@@ -1139,7 +1171,7 @@ def page_after(conversation_id: int, after: int, *, notes: bool, limit: int = HI
     rows = list(
         Message.objects.filter(conversation_id=conversation_id, seq__gt=after)
         .order_by("seq")
-        .select_related("user" if notes else None)
+        .select_related("attachment", *(("user",) if notes else ()))
         .only(
             "seq",
             "conversation_id",
@@ -1149,6 +1181,7 @@ def page_after(conversation_id: int, after: int, *, notes: bool, limit: int = HI
             "note",
             "created_at",
             *(("user__first_name", "user__username") if notes else ("user_id",)),
+            *ATTACHMENT_FIELDS,
         )[: limit + 1]
     )
     more = len(rows) > limit
@@ -1171,7 +1204,7 @@ def messages_between(conversation_id: int, after: int, before: int, *, notes: bo
 def recent_messages(conversation: Conversation, limit: int = HISTORY_LIMIT) -> list[dict]:
     """The newest ``limit`` messages, oldest first, notes included (the
     thread an agent's page opens with)."""
-    newest = conversation.messages.select_related("user").order_by("-seq")[:limit]
+    newest = conversation.messages.select_related("user", "attachment").order_by("-seq")[:limit]
     return [message_data(m, for_agents=True) for m in reversed(newest)]
 
 

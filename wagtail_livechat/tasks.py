@@ -61,6 +61,14 @@ def drain(timeout: float = 10) -> None:
     wait(list(_running), timeout=timeout)
 
 
+def _text(message) -> str:
+    """A message in a mail: its text, and the name of its file (the file
+    itself never leaves the site by mail)."""
+    if message.attachment is None:
+        return message.body
+    return "\n".join(filter(None, [message.body, f"[{message.attachment.name}]"]))
+
+
 @task()
 def notify_offline(conversation_id: int, message_id: int) -> bool:
     """Email the inbox when a visitor writes and nobody can answer; at most
@@ -74,7 +82,11 @@ def notify_offline(conversation_id: int, message_id: int) -> bool:
         .exclude(offline_notified_at__gt=now - OFFLINE_NOTIFY_EVERY)
         .update(offline_notified_at=now)
     )
-    message = Message.objects.filter(pk=message_id).select_related("conversation__inbox").first()
+    message = (
+        Message.objects.filter(pk=message_id)
+        .select_related("conversation__inbox", "attachment")
+        .first()
+    )
     if not claimed or message is None:
         return False
     inbox = message.conversation.inbox
@@ -86,7 +98,7 @@ def notify_offline(conversation_id: int, message_id: int) -> bool:
     )
     subject = _("New chat message in %(inbox)s") % {"inbox": inbox.name}
     text = _("A visitor wrote while nobody was available:\n\n%(body)s\n\nAnswer: %(link)s") % {
-        "body": message.body,
+        "body": _text(message),
         "link": link,
     }
     send_mail(subject, text, conf.FROM_EMAIL, recipients)
@@ -106,8 +118,8 @@ def send_transcript(conversation_id: int) -> bool:
     if conversation is None or conversation.visitor.contact is None:
         return False
     lines = [
-        f"{_('You') if m.author == Message.Author.VISITOR else (m.name or _('Agent'))}: {m.body}"
-        for m in conversation.messages.filter(note=False)
+        f"{_('You') if m.author == Message.Author.VISITOR else (m.name or _('Agent'))}: {_text(m)}"
+        for m in conversation.messages.filter(note=False).select_related("attachment")
     ]
     send_mail(
         _("Your conversation with %(inbox)s") % {"inbox": conversation.inbox.name},

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import health, views
+from . import attachment_views, health, views
 
 app_name = "wagtail_livechat"
 
@@ -12,4 +12,6 @@ urlpatterns = [
     path("search/", views.knowledge_base_search, name="search"),
     path("confirm/<str:token>/", views.confirm_email, name="confirm"),
     path("health/", health.health, name="health"),
+    path("attachments/", attachment_views.visitor_upload, name="upload"),
+    path("attachments/<uuid:key>/", attachment_views.download, name="attachment"),
 ]

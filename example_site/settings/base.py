@@ -151,7 +151,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = PROJECT_DIR / "static_collected"
 MEDIA_URL = "/media/"
-MEDIA_ROOT = PROJECT_DIR / "media"
+MEDIA_ROOT = os.environ.get("MEDIA_ROOT", PROJECT_DIR / "media")
 
 WAGTAIL_SITE_NAME = "Example site"
 # Under the strict policy below, the admin's pictures and requests stay on

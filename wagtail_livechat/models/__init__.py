@@ -5,10 +5,13 @@ point one way: ``inbox`` knows nothing else, ``chatflow`` knows ``inbox``,
 ``targeting`` knows ``chatflow``, ``page`` knows ``chatflow``; the
 conversation side (``agent``, ``canned``, ``contact``, ``consent``,
 ``conversation``, ``label``, ``survey``) may know all of those, and none of
-those knows it. ``webhook`` knows none of them (only the events' names).
+those knows it; ``attachment`` knows ``conversation`` (a message names its
+attachment by string). ``webhook`` knows none of them (only the events'
+names).
 """
 
 from .agent import AgentStatus
+from .attachment import Attachment, delete_conversation_files
 from .canned import CannedResponse
 from .chatflow import Chatflow, ConfigGeneration
 from .consent import ConsentRecord
@@ -23,6 +26,7 @@ from .webhook import Webhook, WebhookDelivery
 
 __all__ = [
     "AgentStatus",
+    "Attachment",
     "CannedResponse",
     "ConsentRecord",
     "Contact",
@@ -41,4 +45,5 @@ __all__ = [
     "VisitorFilter",
     "Webhook",
     "WebhookDelivery",
+    "delete_conversation_files",
 ]

@@ -123,6 +123,15 @@ class Message(models.Model):
     sender = models.CharField(max_length=24)
     client_id = models.CharField(max_length=64, null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # A file sent with the message (``models.attachment``); the body is then
+    # an optional caption.
+    attachment = models.OneToOneField(
+        "wagtail_livechat.Attachment",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="message",
+    )
 
     class Meta:
         verbose_name = _("message")

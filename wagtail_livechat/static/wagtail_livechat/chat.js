@@ -32,6 +32,7 @@ button.b{font:inherit;border:0;border-radius:6px;padding:8px 14px;background:var
 .compose{flex-direction:row;gap:6px;padding:10px;background:none;border-radius:0;border-top:1px solid #e3e5e8;align-items:flex-end}
 .compose textarea{resize:none;height:42px;max-height:120px}
 .results a{display:block;padding:4px 0;color:inherit}.typing{font-size:13px;color:#555;min-height:1.2em;padding:0 14px}
+.msg img{display:block;max-width:100%;height:auto;margin:2px 0;border-radius:8px}.att{display:flex;padding:10px;color:inherit;background:none;border:1px solid #8a8f98;border-radius:6px;cursor:pointer}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}[hidden]{display:none!important}
 .inline .chat{width:100%;max-width:none;height:100%;box-shadow:none}.inline .close{display:none}
 .results .row input{flex:1}fieldset{border:0;margin:0;padding:0}.end{border:1px solid #fff9;border-radius:6px;background:none;color:inherit;font:inherit;font-size:13px;padding:4px 8px;cursor:pointer}
@@ -154,8 +155,14 @@ export function mount({ root, cfg, boot, emit, sheet, remember, mem, close: shut
     }
   });
   input.addEventListener("input", typingOn);
+  // Files: once the visitor has an identity and a conversation (canAttach).
+  const picker = h("input", { type: "file", hidden: true, tabindex: -1, onchange: () => upload(picker.files[0]) });
+  const attach = h("button", { type: "button", class: "att", "aria-label": s.attach, title: s.attach, hidden: true,
+    onclick: () => picker.click() });
+  attach.insertAdjacentHTML("beforeend", '<svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true"><path d="m21 11-9 9a6 6 0 0 1-8.5-8.5l9-9a4 4 0 0 1 5.7 5.7l-9 9a2 2 0 0 1-2.9-2.9l8.5-8.5" fill="none" stroke="currentColor" stroke-width="2"/></svg>');
+  const canAttach = () => (attach.hidden = !(boot.upload && conv && identified && !preview));
   const compose = h("form", { class: "compose", onsubmit: (e) => (e.preventDefault(), submit()) },
-    msgLabel, input, h("button", { class: "b", type: "submit", text: s.send }));
+    msgLabel, attach, picker, input, h("button", { class: "b", type: "submit", text: s.send }));
   const transcript = h("button", { class: "b", type: "button", hidden: true, text: s.transcript,
     onclick: () => send({ type: "transcript" }) });
 
@@ -234,9 +241,20 @@ export function mount({ root, cfg, boot, emit, sheet, remember, mem, close: shut
    * bubble's text stays the message. */
   const mark = (el, state) => (el.dataset.meta = state ? `${el.dataset.time} · ${state}` : el.dataset.time);
 
+  /* A file: an image as its thumbnail (itself, scaled by CSS, its size
+   * known), anything else as a download link with its name and size. */
+  function file(a) {
+    if (a.kind === "image") {
+      return h("a", { href: a.url, target: "_blank" },
+        h("img", { src: a.url, alt: a.name, width: a.width, height: a.height, loading: "lazy" }));
+    }
+    return h("a", { href: `${a.url}?download`, download: a.name, text: `${a.name} (${Math.ceil(a.size / 1024)} KB)` });
+  }
+
   function bubble(m) {
     const el = h("div", { class: `msg ${m.author}`, "data-time": clock(m.created) });
     if (m.author === "agent" && m.name) el.append(h("span", { class: "name", text: m.name }));
+    if (m.attachment) el.append(file(m.attachment));
     el.append(linkify(m.body));
     mark(el, m.author === "visitor" && (m.seq ? s.sent : s.sending));
     return el;
@@ -355,6 +373,7 @@ export function mount({ root, cfg, boot, emit, sheet, remember, mem, close: shut
         }
         if (f.survey) rate();
         ready = true;
+        canAttach();
         f.messages.forEach((m) => add(m, false));
         renderStatus();
         queue.splice(0).forEach(send);
@@ -377,6 +396,7 @@ export function mount({ root, cfg, boot, emit, sheet, remember, mem, close: shut
         lastSeq = Math.max(lastSeq, f.message.seq);
         if (conv !== f.message.conversation) (conv = f.message.conversation), (poll = null);
         end.hidden = false;
+        canAttach();
         if (!started) {
           started = true;
           emit("conversation:started", { conversation: f.message.conversation });
@@ -508,6 +528,32 @@ export function mount({ root, cfg, boot, emit, sheet, remember, mem, close: shut
     if (ready && identified) post(id, text);
     else flush();
     connect();
+  }
+
+  /* Sent over HTTP (docs/protocol.md, "Attachments"); the message comes
+   * back in the answer and on the socket (deduped by seq). Refusals (too
+   * large, type not accepted) are said in the log, a live region. */
+  async function upload(f) {
+    picker.value = "";
+    if (!f) return;
+    const el = bubble({ author: "visitor", body: f.name });
+    el.classList.add("pending");
+    log.append(el);
+    scroll();
+    const d = new FormData();
+    d.append("file", f);
+    d.append("id", clientId());
+    d.append("conversation", conv);
+    let m = s.notSent;
+    try {
+      const res = await fetch(boot.upload, { method: "POST", body: d, credentials: "same-origin" });
+      const j = await res.json();
+      if (res.ok) return el.remove(), add(j.message, false);
+      m = j.message || m;
+    } catch {}
+    el.classList.replace("pending", "failed");
+    mark(el, s.notSent);
+    say(m, "err");
   }
 
   async function saveEmail() {

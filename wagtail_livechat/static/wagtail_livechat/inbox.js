@@ -117,6 +117,37 @@
     return target;
   };
 
+  /**
+   * A message's file, as _attachment.html renders it: an image as its
+   * thumbnail (the image scaled by CSS, its size known) and a download link.
+   */
+  const attachmentNodes = (attachment, strings) => {
+    const nodes = [];
+    if (attachment.kind === "image") {
+      const thumb = document.createElement("a");
+      thumb.className = "livechat-attachment__thumb";
+      thumb.href = attachment.url;
+      thumb.target = "_blank";
+      thumb.rel = "noopener";
+      const image = document.createElement("img");
+      Object.assign(image, { src: attachment.url, alt: attachment.name, loading: "lazy" });
+      image.width = attachment.width;
+      image.height = attachment.height;
+      thumb.append(image);
+      nodes.push(thumb);
+    }
+    const link = document.createElement("a");
+    link.className = "livechat-attachment__download";
+    link.href = `${attachment.url}?download`;
+    link.download = attachment.name;
+    link.textContent = format(strings.download, {
+      name: attachment.name,
+      size: `${Math.ceil(attachment.size / 1024)} KB`,
+    });
+    nodes.push(link);
+    return nodes;
+  };
+
   /** Show an error the way Wagtail does (its messages controller uses textContent). */
   const flash = (text, type = "error") => {
     document.dispatchEvent(
@@ -799,6 +830,8 @@
         "labelInput",
         "visitor",
         "pages",
+        "file",
+        "attachStatus",
       ];
 
       static values = {
@@ -954,6 +987,9 @@
         element.classList.toggle("livechat-message--note", Boolean(message.note));
         setText(element, "name", message.name);
         slot(element, "note").hidden = !message.note;
+        slot(element, "attachment").replaceChildren(
+          ...(message.attachment ? attachmentNodes(message.attachment, this.strings) : []),
+        );
         linkify(slot(element, "body"), String(message.body || ""));
         const time = slot(element, "created");
         if (message.created) {
@@ -1037,6 +1073,46 @@
         const limit = this.replyTarget.maxLength > 0 ? this.replyTarget.maxLength : 4000;
         if (body.length > limit) return this.fail(pending.id, `${body.length} > ${limit}`);
         if (this.ready) this.transmit(pending);
+      }
+
+      // Files ------------------------------------------------------------
+
+      pick() {
+        this.fileTarget.click();
+      }
+
+      /** Sent over HTTP (the session and Django's CSRF token); the message
+       * comes back in the answer and on the socket, deduped by seq. */
+      async attach() {
+        const file = this.fileTarget.files[0];
+        this.fileTarget.value = "";
+        if (!file || !this.settings.attachUrl) return;
+        const config = readJSON("wagtail-config", {});
+        const data = new FormData();
+        data.append("file", file);
+        data.append("id", clientId());
+        if (this.noteTarget.checked) data.append("note", "on");
+        this.attachStatusTarget.textContent = format(this.strings.uploading, { name: file.name });
+        let error = this.strings.uploadFailed;
+        try {
+          const response = await fetch(this.settings.attachUrl, {
+            method: "POST",
+            body: data,
+            credentials: "same-origin",
+            headers: { [config.CSRF_HEADER_NAME || "X-CSRFToken"]: config.CSRF_TOKEN || "" },
+          });
+          const answer = await response.json();
+          if (response.ok) {
+            this.attachStatusTarget.textContent = "";
+            this.stick = true;
+            this.addMessage(answer.message);
+            return;
+          }
+          error = answer.message || error;
+        } catch {
+          // The network: say so below.
+        }
+        this.attachStatusTarget.textContent = error;
       }
 
       transmit(pending) {

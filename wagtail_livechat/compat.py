@@ -11,6 +11,11 @@ site swap, is :mod:`wagtail_livechat.pages`.)
   the group's items by their ``menu_order``. Wagtail 7.4 has neither: its
   groups number their items 1, 2, 3 in the order of ``items`` and show
   nothing else. :class:`SubmenuHookMixin` does it on 7.4 as 8 does.
+* **Permission policies.** Wagtail 8 looks a model's policy up in a registry
+  (``wagtail.permissions.register_permission_policy``) and deprecates the
+  viewset's ``permission_policy``; 7.4 has no registry and reads only the
+  viewset's. :func:`register_permission_policy` registers where it can; the
+  viewset names the policy too, for 7.4.
 """
 
 from __future__ import annotations
@@ -21,6 +26,18 @@ from wagtail.admin.menu import (
     WagtailMenuRegisterable,
     WagtailMenuRegisterableGroup,
 )
+
+try:
+    from wagtail.permissions import register_permission_policy as _register_policy
+except ImportError:  # Wagtail 7.4
+    _register_policy = None
+
+
+def register_permission_policy(model, policy) -> None:
+    """Wagtail 8's registry of permission policies; nothing on 7.4."""
+    if _register_policy is not None:
+        _register_policy(model, policy, exact_class=True)
+
 
 #: Wagtail 8 and later: menu groups take ``submenu_hook`` themselves.
 HAS_SUBMENU_HOOK = "submenu_hook" in vars(WagtailMenuRegisterableGroup)

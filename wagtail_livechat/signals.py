@@ -24,13 +24,14 @@ from .models import (
     Chatflow,
     Inbox,
     OfficeHours,
+    PageSubtree,
     QueryRule,
     UrlRule,
     VisitorFilter,
 )
 
 # Sites: a page's site facts are cached too.
-WATCHED = (Chatflow, Inbox, OfficeHours, UrlRule, QueryRule, VisitorFilter, Site)
+WATCHED = (Chatflow, Inbox, OfficeHours, UrlRule, QueryRule, VisitorFilter, PageSubtree, Site)
 
 
 def _invalidate_on_commit(**kwargs):

@@ -17,7 +17,7 @@ from .conversation import Conversation, Message
 from .inbox import Inbox, OfficeHours
 from .page import LivechatPageMixin
 from .survey import SurveyAnswer
-from .targeting import QueryRule, UrlRule, VisitorFilter
+from .targeting import PageSubtree, QueryRule, UrlRule, VisitorFilter
 
 __all__ = [
     "AgentStatus",
@@ -32,6 +32,7 @@ __all__ = [
     "Inbox",
     "LivechatPageMixin",
     "OfficeHours",
+    "PageSubtree",
     "SurveyAnswer",
     "QueryRule",
     "UrlRule",

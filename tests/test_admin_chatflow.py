@@ -148,6 +148,7 @@ def minimal(inbox, name="Second chat", **fields):
         "url_rules": inline_formset([]),
         "query_rules": inline_formset([]),
         "visitor_filters": inline_formset([]),
+        "page_subtrees": inline_formset([]),
         "heading_mode": "branding",
         "team_name": "Second team",
         "desktop_behaviour": "prompt",

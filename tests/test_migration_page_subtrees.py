@@ -4,6 +4,7 @@ field to PageSubtree rows (for Wagtail's page chooser), drafts included."""
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,6 +50,7 @@ def test_page_subtrees_and_drafts_keep_their_pages(old_apps):
         object_id=str(chatflow.pk),
         object_str="Old",
         content={"pk": chatflow.pk, "name": "Old draft", "target_pages": [pages[1].pk]},
+        created_at=timezone.now(),  # a historical model has no save() to set it
     )
 
     new_apps = migrate(AFTER)

@@ -148,6 +148,7 @@ def minimal(inbox, name="Second chat", **fields):
         "url_rules": inline_formset([]),
         "query_rules": inline_formset([]),
         "visitor_filters": inline_formset([]),
+        "page_subtrees": inline_formset([]),
         "heading_mode": "branding",
         "team_name": "Second team",
         "desktop_behaviour": "prompt",
@@ -204,6 +205,31 @@ def test_page_types_offered_are_the_page_models(site):
     assert str(ContentType.objects.get_for_model(Group).pk) not in offered
 
 
+def test_the_visits_filter_says_why_it_needs_a_chat_first(site):
+    """Visits are counted only once a visitor has chatted (nothing is stored
+    before): the Target tab says so beside the filters."""
+    html = site["client"].get(url("add")).content.decode()
+    assert "“Number of visits” only matches visitors who have chatted before" in html
+
+
+def test_page_subtrees_are_chosen_with_wagtails_page_chooser(site):
+    """Each page subtree is a row with Wagtail's page chooser (a list of
+    every page of the site would be unusable, and it has no tree)."""
+    from wagtail.admin.widgets import AdminPageChooser
+
+    form_class = Chatflow.get_edit_handler().get_form_class()
+    subtree_form = form_class.formsets["page_subtrees"].form
+    assert isinstance(subtree_form.base_fields["page"].widget, AdminPageChooser)
+    html = site["client"].get(url("add")).content.decode()
+    template = BeautifulSoup(html, "html.parser").find(
+        "template", id="id_page_subtrees-EMPTY_FORM_TEMPLATE"
+    )
+    assert template is not None
+    assert 'name="page_subtrees-__prefix__-page"' in template.decode_contents()
+    assert reverse("wagtailadmin_choose_page") in template.decode_contents()
+    assert "target_pages" not in html
+
+
 def test_create_saves_every_field_of_every_tab(
     site, image, django_capture_on_commit_callbacks, django_assert_num_queries
 ):
@@ -254,7 +280,7 @@ def test_create_saves_every_field_of_every_tab(
                     {"group": "2", "attribute": "language", "operator": "is", "value": "nl"},
                 ]
             ),
-            "target_pages": [help_root.pk],
+            "page_subtrees": inline_formset([{"page": help_root.pk}]),
             "target_page_types": [article_type.pk],
             "target_sites": [default_site.pk],
             "target_locales": [english.pk],
@@ -332,7 +358,7 @@ def test_create_saves_every_field_of_every_tab(
         (1, "visits", "gte", "2"),
         (2, "language", "is", "nl"),
     ]
-    assert [p.pk for p in c.target_pages.all()] == [help_root.pk]
+    assert [s.page_id for s in c.page_subtrees.all()] == [help_root.pk]
     assert list(c.target_page_types.all()) == [article_type]
     assert list(c.target_sites.all()) == [default_site]
     assert list(c.target_locales.all()) == [english]
@@ -443,7 +469,7 @@ def test_edit_view_shows_the_stored_values(site):
     assert data["url_rules-INITIAL_FORMS"] == "2"
     assert (data["url_rules-1-kind"], data["url_rules-1-operator"]) == ("exclude", "is")
     assert data["url_rules-1-value"] == "/privacy-policy/"
-    assert "target_pages" not in data  # nothing chosen
+    assert data["page_subtrees-TOTAL_FORMS"] == "0"  # nothing chosen
 
 
 def test_edit_saves_a_draft_then_publishes(site, django_capture_on_commit_callbacks):

@@ -20,6 +20,7 @@ from wagtail_livechat.models import (
     ConfigGeneration,
     Inbox,
     OfficeHours,
+    PageSubtree,
     QueryRule,
     UrlRule,
     VisitorFilter,
@@ -304,10 +305,23 @@ def test_saving_or_deleting_a_rule_invalidates(
 def test_changing_a_chatflow_m2m_invalidates(
     client, demo, website_chat, django_capture_on_commit_callbacks
 ):
+    from django.contrib.contenttypes.models import ContentType
+
+    from example_site.home.models import ArticlePage
+
     assert chatflow_of(ask(client, "/pricing/", page("pricing"))) is not None
     with django_capture_on_commit_callbacks(execute=True):
-        website_chat.target_pages.set([page("about")])
+        website_chat.target_page_types.set([ContentType.objects.get_for_model(ArticlePage)])
         website_chat.save()
+    assert chatflow_of(ask(client, "/pricing/", page("pricing"))) is None
+
+
+def test_adding_a_page_subtree_invalidates(
+    client, demo, website_chat, django_capture_on_commit_callbacks
+):
+    assert chatflow_of(ask(client, "/pricing/", page("pricing"))) is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        PageSubtree.objects.create(chatflow=website_chat, page=page("about"))
     assert chatflow_of(ask(client, "/pricing/", page("pricing"))) is None
     assert chatflow_of(ask(client, "/about/", page("about"))) is not None
 
@@ -385,7 +399,7 @@ def test_wagtail_targets_use_the_page_facts(
     help_root = KnowledgeBasePage.objects.get()
     article = ArticlePage.objects.first()
     with django_capture_on_commit_callbacks(execute=True):
-        website_chat.target_pages.set([help_root])
+        website_chat.page_subtrees = [PageSubtree(page=help_root)]
         website_chat.target_page_types.set([ContentType.objects.get_for_model(ArticlePage)])
         website_chat.target_sites.set([Site.objects.get(is_default_site=True)])
         website_chat.target_locales.set([Locale.objects.get(language_code="en")])

@@ -61,3 +61,45 @@ def test_spanish_translates_every_widget_string():
     with translation.override("es"):
         spanish = widget_strings()
     assert [k for k in english if spanish[k] == english[k]] == []
+
+
+def _po_entries(path):
+    """(flags, msgid, msgstrs) of each entry of a .po file, header apart."""
+    import ast
+
+    entries = []
+    for block in path.read_text(encoding="utf-8").split("\n\n"):
+        flags, fields, key = "", {}, None
+        for line in block.splitlines():
+            if line.startswith("#,"):
+                flags += line
+            elif line.startswith(("msgid", "msgstr")):
+                key, _, value = line.partition(" ")
+                fields[key] = ast.literal_eval(value)
+            elif line.startswith('"') and key:
+                fields[key] += ast.literal_eval(line)
+        if fields.get("msgid"):
+            strs = [v for k, v in fields.items() if k.startswith("msgstr")]
+            entries.append((flags, fields["msgid"], strs))
+    return entries
+
+
+@pytest.mark.parametrize("language", ["de", "fr", "nl", "es"])
+def test_every_string_of_the_app_is_translated_and_compiled(language):
+    """No empty or fuzzy translation in the catalog, and the compiled .mo
+    (what Django reads) has each of them."""
+    import gettext
+    from pathlib import Path
+
+    import wagtail_livechat
+
+    folder = Path(wagtail_livechat.__file__).parent / "locale" / language / "LC_MESSAGES"
+    entries = _po_entries(folder / "django.po")
+    assert len(entries) > 300
+    assert [m for flags, m, strs in entries if "fuzzy" in flags or "" in strs] == []
+    with (folder / "django.mo").open("rb") as mo:
+        catalog = gettext.GNUTranslations(mo)
+    header = catalog.info()
+    assert header["language"] == language
+    missing = [m for _, m, strs in entries if catalog.gettext(m) != strs[0] and len(strs) == 1]
+    assert missing == []

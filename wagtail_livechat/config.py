@@ -110,7 +110,7 @@ def compile_targeting(chatflow) -> targeting.Targeting:
         exclude_urls=rules(chatflow.url_rules, "exclude"),
         exclude_queries=rules(chatflow.query_rules, "exclude"),
         filter_groups=tuple(tuple(groups[k]) for k in sorted(groups)),
-        page_subtrees=frozenset(p.pk for p in chatflow.target_pages.all()),
+        page_subtrees=frozenset(s.page_id for s in chatflow.page_subtrees.all()),
         page_types=frozenset(
             f"{ct.app_label}.{ct.model}" for ct in chatflow.target_page_types.all()
         ),
@@ -129,7 +129,7 @@ def build_snapshot() -> Snapshot:
             "url_rules",
             "query_rules",
             "visitor_filters",
-            "target_pages",
+            "page_subtrees",
             "target_page_types",
             "target_sites",
             "target_locales",

@@ -29,6 +29,7 @@ from .models import (
     Contact,
     Inbox,
     OfficeHours,
+    PageSubtree,
     QueryRule,
     UrlRule,
     VisitorFilter,
@@ -36,7 +37,7 @@ from .models import (
 )
 
 # Sites: a page's site facts are cached too.
-WATCHED = (Chatflow, Inbox, OfficeHours, UrlRule, QueryRule, VisitorFilter, Site)
+WATCHED = (Chatflow, Inbox, OfficeHours, UrlRule, QueryRule, VisitorFilter, PageSubtree, Site)
 
 
 def _invalidate_on_commit(**kwargs):

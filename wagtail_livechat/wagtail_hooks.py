@@ -13,6 +13,7 @@ from wagtail.snippets.views.snippets import ReorderView, SnippetViewSet, Snippet
 
 from . import admin_views, audit, config, reports, service
 from .compat import SubmenuHookMixin
+from .consent_admin import ConsentRecordViewSet
 from .contact_admin import ContactViewSet
 from .models import CannedResponse, Chatflow, Inbox
 from .webhook_admin import WebhookDeliveryViewSet, WebhookViewSet
@@ -147,7 +148,14 @@ class CannedResponseViewSet(SnippetViewSet):
 class LivechatViewSetGroup(SubmenuHookMixin, SnippetViewSetGroup):
     """The "Live chat" menu; "Conversations" joins it through its hook."""
 
-    items = (ChatflowViewSet, InboxViewSet, ContactViewSet, CannedResponseViewSet, WebhookViewSet)
+    items = (
+        ChatflowViewSet,
+        InboxViewSet,
+        ContactViewSet,
+        ConsentRecordViewSet,
+        CannedResponseViewSet,
+        WebhookViewSet,
+    )
     submenu_hook = LIVECHAT_MENU_HOOK
     menu_icon = "livechat"
     menu_label = _("Live chat")

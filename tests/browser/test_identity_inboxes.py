@@ -244,6 +244,15 @@ def test_target_and_display_fields_follow_the_options(agent, demo):
     operator.select_option("is")
     expect(value_box).to_be_visible()
     expect(agent.locator("label[for='id_url_rules-0-value'] .w-required-mark")).to_have_count(1)
+    # Page subtrees are chosen with Wagtail's page chooser, one row each.
+    agent.get_by_role("button", name="Add page subtree").click()
+    chooser = agent.locator("[name='page_subtrees-0-page']").locator("xpath=..")
+    chooser.get_by_role("button", name="Choose a page").click()
+    modal = agent.locator(".modal-dialog")
+    expect(modal.get_by_role("heading", name=re.compile("Choose a page"))).to_be_visible()
+    modal.get_by_role("link", name="Home", exact=True).first.click()
+    expect(modal).to_be_hidden()
+    expect(chooser).to_contain_text("Home")
 
     agent.get_by_role("tab", name="Display").click()
     mode = agent.locator("[name='heading_mode']")

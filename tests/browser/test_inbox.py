@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 from wagtail.models import Page
 
+from tests.browser.axe import axe_violations
 from tests.livechat_factories import add_members, make_agent
 from wagtail_livechat import service
 from wagtail_livechat.models import CannedResponse, Chatflow, Conversation, Inbox, Message, Visitor
@@ -289,6 +290,26 @@ def test_non_members_get_403(page, context, demo):
     response = page.goto(f"/admin/livechat/{conversation.pk}/")
     assert response.status == 403
     expect(page.get_by_text("Hello?")).to_have_count(0)
+
+
+def test_axe_finds_nothing_in_the_list_and_the_conversation(page, context, demo):
+    admin = get_user_model().objects.get(username="admin")
+    visitor_writes(context, "Is the inbox accessible? See https://example.com/a11y").context.close()
+    conversation = Conversation.objects.get()
+    service.post_agent_message(
+        admin, conversation.pk, client_id="axe-reply-1", body="Yes: mailto:help@example.com"
+    )
+    log_in(page)
+    page.goto("/admin/livechat/")
+    expect(page.locator("tr[data-conversation]")).to_have_count(1)
+    expect(page.locator(".livechat-connection")).to_have_attribute("data-state", "connected")
+    assert axe_violations(page) == []
+
+    page.locator("tr[data-conversation]").first.get_by_role("link").click()
+    expect(page.get_by_role("log")).to_contain_text("Is the inbox accessible?")
+    expect(page.get_by_role("log")).to_contain_text("Yes: mailto:help@example.com")
+    expect(page.locator(".livechat-connection")).to_have_attribute("data-state", "connected")
+    assert axe_violations(page) == []
 
 
 def test_list_screenshot(page, context, demo, screenshots):

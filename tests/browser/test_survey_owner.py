@@ -155,7 +155,7 @@ def test_the_visitor_ends_the_chat_and_rates_it(visitor, demo):
     expect(dialog.get_by_role("group", name=QUESTION)).to_have_count(0)
 
 
-def test_the_widget_records_each_consent_with_the_text_it_showed(visitor, demo):
+def test_the_widget_records_each_consent_with_the_text_it_showed(visitor, agent, demo):
     data_text = "We keep your messages for 30 days."
     chatflow = website_chat(
         data_consent="explicit", data_consent_text=data_text, cookie_consent="before_chat"
@@ -174,6 +174,20 @@ def test_the_widget_records_each_consent_with_the_text_it_showed(visitor, demo):
     for record in records.values():
         assert record.chatflow == chatflow and record.revision_id == chatflow.live_revision_id
         assert record.visitor == Visitor.objects.get()
+
+    # An administrator reads them under Live chat › Consent records: read only.
+    log_in(agent)
+    agent.get_by_role("button", name="Live chat").click()
+    agent.get_by_role("link", name="Consent records").click()
+    table = agent.get_by_role("table")
+    expect(table).to_contain_text(data_text)
+    expect(table).to_contain_text(str(defaults.COOKIE_CONSENT_TEXT))
+    expect(table).to_contain_text("Website chat")
+    expect(agent.get_by_role("link", name=re.compile("Add consent record"))).to_have_count(0)
+    agent.get_by_role("link", name=re.compile("Data processing")).first.click()
+    expect(agent.get_by_role("main")).to_contain_text(data_text)
+    expect(agent.get_by_role("link", name="Edit")).to_have_count(0)
+    expect(agent.get_by_role("link", name="Delete")).to_have_count(0)
 
 
 def test_the_owner_heads_the_chat_and_gets_the_contacts_new_conversation(visitor, agent, demo):

@@ -17,7 +17,7 @@ from wagtail.models import Page, Site
 from tests.livechat_factories import make_agent, make_chatflow, make_inbox
 from tests.swapped_page.models import ArticlePage, SitePage
 from wagtail_livechat import service
-from wagtail_livechat.models import Chatflow, Visitor
+from wagtail_livechat.models import Chatflow, PageSubtree, Visitor
 from wagtail_livechat.pages import page_model, page_model_name
 
 pytestmark = pytest.mark.django_db
@@ -52,8 +52,8 @@ def test_the_page_model_is_the_sites_own():
     assert page_model_name() == "swapped_page.SitePage"
     assert page_model() is SitePage
     assert Page._meta.swapped == "swapped_page.SitePage"
-    for field in ("knowledge_base_root", "target_pages"):
-        assert Chatflow._meta.get_field(field).related_model is SitePage
+    assert Chatflow._meta.get_field("knowledge_base_root").related_model is SitePage
+    assert PageSubtree._meta.get_field("page").related_model is SitePage
 
 
 def test_migrations_point_at_the_sites_page_model():
@@ -67,7 +67,7 @@ def test_migrations_point_at_the_sites_page_model():
 def test_page_targets_and_the_page_panel(client, pages, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         chatflow = make_chatflow(make_inbox())
-        chatflow.target_pages.set([pages["help"]])
+        chatflow.page_subtrees = [PageSubtree(page=pages["help"])]
         chatflow.target_page_types.set([ContentType.objects.get_for_model(ArticlePage)])
         chatflow.save()
     article = pages["articles"][0]

@@ -21,7 +21,7 @@ from .inbox import Inbox, OfficeHours
 from .label import ConversationLabel
 from .page import LivechatPageMixin
 from .survey import SurveyAnswer
-from .targeting import QueryRule, UrlRule, VisitorFilter
+from .targeting import PageSubtree, QueryRule, UrlRule, VisitorFilter
 from .webhook import Webhook, WebhookDelivery
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "Inbox",
     "LivechatPageMixin",
     "OfficeHours",
+    "PageSubtree",
     "SurveyAnswer",
     "QueryRule",
     "UrlRule",

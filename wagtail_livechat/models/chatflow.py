@@ -170,13 +170,6 @@ class Chatflow(
     )
 
     # -- Target (rules are the child models in targeting.py) ---------------
-    target_pages = ParentalManyToManyField(
-        PAGE_MODEL,
-        blank=True,
-        related_name="+",
-        verbose_name=_("page subtrees"),
-        help_text=_("Only on these pages and the pages below them."),
-    )
     target_page_types = ParentalManyToManyField(
         "contenttypes.ContentType",
         blank=True,
@@ -344,18 +337,28 @@ class Chatflow(
             label=_("Filter"),
             help_text=_(
                 "Filters with the same group number must all match; any one "
-                "group matching is enough."
+                "group matching is enough. “Number of visits” only matches "
+                "visitors who have chatted before: nothing is stored in a "
+                "visitor's browser before they use the chat, so visits are "
+                "counted from their first message on."
             ),
+        ),
+        InlinePanel(
+            "page_subtrees",
+            heading=_("Page subtrees"),
+            label=_("Page subtree"),
+            help_text=_("Only on these pages and the pages below them."),
         ),
         MultiFieldPanel(
             [
-                FieldPanel("target_pages"),
                 FieldPanel("target_page_types"),
                 FieldPanel("target_sites"),
                 FieldPanel("target_locales"),
             ],
             heading=_("Wagtail pages"),
-            help_text=_("Each list you fill in narrows where the chat shows."),
+            help_text=_(
+                "Each list you fill in, and the page subtrees above, narrows where the chat shows."
+            ),
         ),
     ]
     display_panels = [

@@ -13,6 +13,7 @@ from wagtail.admin.panels import FieldPanel, FieldRowPanel
 from wagtail.models import Orderable
 
 from .. import targeting
+from ..pages import page_model_name
 
 
 class Kind(models.TextChoices):
@@ -105,6 +106,28 @@ class QueryRule(Orderable):
 
     def compile(self):
         return targeting.QueryRule(self.name, self.operator, self.value)
+
+
+class PageSubtree(Orderable):
+    """A page under which (itself included) the chatflow shows. A child
+    model rather than a many-to-many field: its foreign key gets Wagtail's
+    page chooser, which a many-to-many field has no widget for."""
+
+    chatflow = ParentalKey(
+        "wagtail_livechat.Chatflow", on_delete=models.CASCADE, related_name="page_subtrees"
+    )
+    page = models.ForeignKey(
+        page_model_name(), on_delete=models.CASCADE, related_name="+", verbose_name=_("page")
+    )
+
+    panels = [FieldPanel("page")]
+
+    class Meta(Orderable.Meta):
+        verbose_name = _("page subtree")
+        verbose_name_plural = _("page subtrees")
+
+    def description(self):
+        return _("On %(page)s and the pages below it") % {"page": self.page}
 
 
 class VisitorFilter(Orderable):

@@ -129,7 +129,7 @@ def start_servers(envs: list[dict], logs: Path) -> list[LiveServer]:
                     HOST,
                     "-p",
                     str(port),
-                    "example_site.asgi:application",
+                    "tests.live_asgi:application",
                 ],
                 env=env,
                 stdout=out,

@@ -411,6 +411,7 @@ def test_menu_item_first_in_the_group_with_unread_count(superuser_client, superu
         "Chatflows",
         "Inboxes",
         "Contacts",
+        "Consent records",
         "Canned responses",
         "Webhooks",
     ]

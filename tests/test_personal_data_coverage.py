@@ -191,6 +191,15 @@ def test_erasure_leaves_no_file_no_context_and_no_delivery(
     assert ConversationLabel.objects.filter(conversation=world["bob_talk"]).count() == 1
 
 
+def test_the_admin_says_what_goes_before_erasing(world, admin_client):
+    page = admin_client.get(
+        reverse("wagtail_livechat_contacts:erase", args=[world["ann"].pk])
+    ).content.decode()
+    assert "2 files sent in their conversations will be deleted." in page
+    assert "4 webhook deliveries about them will be deleted" in page
+    assert "time zone and pages visited" in page
+
+
 def test_an_erasure_that_fails_keeps_the_files(world, django_capture_on_commit_callbacks):
     class Broken(personal_data.DataSection):
         name = "broken"

@@ -4,9 +4,11 @@ storage) and webhook deliveries, through export, erasure and retention."""
 
 import json
 from datetime import UTC, datetime, timedelta
+from io import StringIO
 
 import pytest
 from django.core.files.storage import default_storage
+from django.core.management import call_command
 from django.urls import reverse
 
 from tests import attachment_files as files
@@ -241,3 +243,15 @@ def test_the_purge_deletes_the_files_and_the_old_deliveries(
     assert stored(world["ann_files"] + world["bob_files"]) == []
     assert list(WebhookDelivery.objects.values_list("pk", flat=True)) == [recent.pk]
     assert retention.purge(now=NOW, days=30)["webhook_deliveries"] == 0
+
+
+def test_the_commands_dry_runs_count_them(world):
+    out = StringIO()
+    call_command("livechat_erase", email="ann@example.com", dry_run=True, stdout=out)
+    lines = out.getvalue().splitlines()
+    assert {"  attachments: 2", "  labels: 2", "  webhook_deliveries: 4"} <= set(lines)
+    out = StringIO()
+    # The command reads the real clock: with 0 days, all of it (made at NOW) is past.
+    call_command("livechat_purge", dry_run=True, days=0, stdout=out)
+    assert out.getvalue().strip().endswith("4 attachments, 8 webhook_deliveries")
+    assert len(stored(world["ann_files"] + world["bob_files"])) == 4

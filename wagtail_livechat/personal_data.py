@@ -8,10 +8,9 @@ about a person are their personal data), each conversation's visitor context
 (browser, OS, device, time zone, pages) and labels, the survey answers of
 those conversations, the consent records, and the webhook deliveries whose
 payload is about any of these (erased, not exported: copies of the rest).
-Other parts of the app that store
-more (attachments, ...) add a :class:`DataSection` through the
-``register_livechat_data_section`` hook, and are exported, erased and
-purged (retention.py) with the rest.
+Other parts of the app that store more (attachments: ``attachment_data``)
+add a :class:`DataSection` through the ``register_livechat_data_section``
+hook, and are exported, erased and purged (retention.py) with the rest.
 """
 
 from __future__ import annotations
@@ -312,8 +311,9 @@ def erase(contact: Contact, *, mode=None, keep_consents=None, user=None, now=Non
     ``anonymise``: every message body of their conversations becomes
     ``[erased]`` (authors, times and counts stay, for the reports), survey
     comments are emptied (ratings stay), the visitor context (browser, OS,
-    device, time zone, pages) is cleared and the labels deleted. ``delete``: their conversations go,
-    with messages and survey answers. Either way their visitors lose
+    device, time zone, pages) is cleared and the labels deleted.
+    ``delete``: their conversations go, with messages, survey answers and
+    labels. Either way their visitors lose
     everything that links them to the person (``anonymise``: unlinked, page
     and pending consents cleared, a new key so the old cookie reaches
     nothing; ``delete``: deleted), and the contact is emptied of every

@@ -74,6 +74,8 @@ def test_purge_removes_what_is_past_retention_and_reports_counts(history, settin
         # The old conversation's visitor; the contact's visitor stays with
         # the contact (erasure is for that), the others have conversations.
         "visitors": 1,
+        "attachments": 0,
+        "webhook_deliveries": 0,
     }
     left = set(Conversation.objects.values_list("pk", flat=True))
     assert left == {history[k].pk for k in ("just_inside", "open_old", "recent")}
@@ -91,6 +93,8 @@ def test_purge_is_idempotent(history, settings):
         "messages": 0,
         "survey_answers": 0,
         "visitors": 0,
+        "attachments": 0,
+        "webhook_deliveries": 0,
     }
 
 
@@ -159,7 +163,8 @@ def test_the_command_for_cron(history, settings):
     out = StringIO()
     call_command("livechat_purge", days=10000, stdout=out)
     assert out.getvalue().strip() == (
-        "Removed: 0 conversations, 0 messages, 0 survey_answers, 0 visitors"
+        "Removed: 0 conversations, 0 messages, 0 survey_answers, 0 visitors, "
+        "0 attachments, 0 webhook_deliveries"
     )
     with pytest.raises(CommandError):
         call_command("livechat_purge", days=-3, stdout=StringIO())

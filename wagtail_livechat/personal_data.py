@@ -4,11 +4,13 @@ as JSON) and erasure. The admin's views and the ``livechat_export`` and
 
 What belongs to a contact: the contact row, the visitors (browsers) linked to
 it, their conversations with every message (internal notes included: notes
-about a person are their personal data), the survey answers of those
-conversations, and the consent records. Other parts of the app that store
-more (attachments, ...) add a :class:`DataSection` through the
-``register_livechat_data_section`` hook, and are exported, erased and
-purged (retention.py) with the rest.
+about a person are their personal data), each conversation's visitor context
+(browser, OS, device, time zone, pages) and labels, the survey answers of
+those conversations, the consent records, and the webhook deliveries whose
+payload is about any of these (erased, not exported: copies of the rest).
+Other parts of the app that store more (attachments: ``attachment_data``)
+add a :class:`DataSection` through the ``register_livechat_data_section``
+hook, and are exported, erased and purged (retention.py) with the rest.
 """
 
 from __future__ import annotations
@@ -18,14 +20,23 @@ from dataclasses import dataclass, field
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from wagtail import hooks
 from wagtail.models import ModelLogEntry
 
 from . import audit
 from .conf import conf
-from .models import ConsentRecord, Contact, Conversation, Message, SurveyAnswer, Visitor
+from .models import (
+    ConsentRecord,
+    Contact,
+    Conversation,
+    ConversationLabel,
+    Message,
+    SurveyAnswer,
+    Visitor,
+    WebhookDelivery,
+)
 from .models.contact import new_visitor_key
 
 FORMAT = "wagtail_livechat.personal_data/1"
@@ -49,6 +60,11 @@ class DataSection:
     def export(self, conversations: QuerySet) -> list:
         """JSON-serialisable records (dates may stay datetimes)."""
         return []
+
+    def count(self, conversations) -> int:
+        """How many records :meth:`erase` or :meth:`purge` would remove
+        (their dry runs); ``conversations`` as for either."""
+        return 0
 
     def erase(self, conversations: QuerySet, mode: str) -> int:
         """Remove or anonymise this section's records (files included),
@@ -127,6 +143,15 @@ def _conversation(conversation: Conversation, messages: list[Message]) -> dict:
         "assignee": conversation.assignee.get_username() if conversation.assignee else None,
         "created_at": conversation.created_at,
         "closed_at": conversation.closed_at,
+        # Stored when it started (useragent.py, the widget's time zone and pages).
+        "visitor_context": {
+            "browser": conversation.browser,
+            "os": conversation.os,
+            "device": conversation.device,
+            "time_zone": conversation.time_zone,
+            "pages": conversation.pages,
+        },
+        "labels": [label.name for label in conversation.labels.all()],
         "messages": [_message(m) for m in messages],
     }
 
@@ -154,7 +179,11 @@ def _answer(answer: SurveyAnswer) -> dict:
 
 def export(contact: Contact, *, now=None) -> dict:
     """Everything stored about the contact, as one JSON-serialisable dict."""
-    conversations = conversations_of(contact).select_related("inbox", "chatflow", "assignee")
+    conversations = (
+        conversations_of(contact)
+        .select_related("inbox", "chatflow", "assignee")
+        .prefetch_related("labels")
+    )
     messages: dict[int, list[Message]] = {}
     for message in Message.objects.filter(conversation__in=conversations).order_by(
         "conversation_id", "seq"
@@ -203,6 +232,8 @@ class Erasure:
     conversations: int = 0
     messages: int = 0
     survey_answers: int = 0
+    labels: int = 0
+    webhook_deliveries: int = 0
     consent_records_kept: int = 0
     consent_records_deleted: int = 0
     contact_deleted: bool = False
@@ -215,6 +246,8 @@ class Erasure:
             "conversations": self.conversations,
             "messages": self.messages,
             "survey_answers": self.survey_answers,
+            "labels": self.labels,
+            "webhook_deliveries": self.webhook_deliveries,
             "consent_records_kept": self.consent_records_kept,
             "consent_records_deleted": self.consent_records_deleted,
             "contact_deleted": self.contact_deleted,
@@ -234,6 +267,23 @@ def _keeps_contact(contact, keep_consents) -> bool:
     return bool(keep) and contact.consent_records.exists()
 
 
+def webhook_deliveries_of(contact: Contact) -> QuerySet:
+    """The deliveries whose payload is about the contact: its own events,
+    and those of its visitors' conversations, messages and survey answers
+    (``events.py`` builds them; ``data.id`` is the contact's or the
+    conversation's id only in those events)."""
+    visitors = list(contact.visitors.values_list("pk", flat=True))
+    conversations = list(
+        Conversation.objects.filter(visitor_id__in=visitors).values_list("pk", flat=True)
+    )
+    return WebhookDelivery.objects.filter(
+        Q(event__startswith="contact.", payload__data__id=contact.pk)
+        | Q(event__startswith="conversation.", payload__data__id__in=conversations)
+        | Q(payload__data__visitor__in=visitors)
+        | Q(payload__data__conversation__in=conversations)
+    )
+
+
 def erasure_plan(contact: Contact, *, mode=None, keep_consents=None) -> Erasure:
     """What :func:`erase` would do, changing nothing (``--dry-run``)."""
     mode = _mode(mode)
@@ -246,6 +296,9 @@ def erasure_plan(contact: Contact, *, mode=None, keep_consents=None) -> Erasure:
         conversations=conversations.count(),
         messages=Message.objects.filter(conversation__in=conversations).count(),
         survey_answers=SurveyAnswer.objects.filter(conversation__in=conversations).count(),
+        labels=ConversationLabel.objects.filter(conversation__in=conversations).count(),
+        webhook_deliveries=webhook_deliveries_of(contact).count(),
+        sections={section.name: section.count(conversations) for section in sections()},
         consent_records_kept=consents if kept else 0,
         consent_records_deleted=0 if kept else consents,
         contact_deleted=not kept,
@@ -257,15 +310,20 @@ def erase(contact: Contact, *, mode=None, keep_consents=None, user=None, now=Non
 
     ``anonymise``: every message body of their conversations becomes
     ``[erased]`` (authors, times and counts stay, for the reports), survey
-    comments are emptied (ratings stay). ``delete``: their conversations go,
-    with messages and survey answers. Either way their visitors lose
+    comments are emptied (ratings stay), the visitor context (browser, OS,
+    device, time zone, pages) is cleared and the labels deleted.
+    ``delete``: their conversations go, with messages, survey answers and
+    labels. Either way their visitors lose
     everything that links them to the person (``anonymise``: unlinked, page
     and pending consents cleared, a new key so the old cookie reaches
     nothing; ``delete``: deleted), and the contact is emptied of every
     personal field, kept only to hold its consent records as proof
     (``WAGTAIL_LIVECHAT_ERASURE_KEEP_CONSENTS``; otherwise, or without any
     record, deleted with them). Earlier audit entries about the contact lose
-    its name from their label.
+    its name from their label. Either way the data sections erase theirs
+    first (attachments: rows and files), and the webhook deliveries about
+    the contact are deleted (their payloads carry its name, address and
+    messages).
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -273,6 +331,8 @@ def erase(contact: Contact, *, mode=None, keep_consents=None, user=None, now=Non
         conversations = conversations_of(contact)
         for section in sections():
             plan.sections[section.name] = section.erase(conversations, plan.mode)
+        webhook_deliveries_of(contact).delete()
+        ConversationLabel.objects.filter(conversation__in=conversations).delete()
         visitors = Visitor.objects.filter(contact=contact)
         if plan.mode == DELETE:
             ids = list(conversations.values_list("pk", flat=True))
@@ -283,7 +343,9 @@ def erase(contact: Contact, *, mode=None, keep_consents=None, user=None, now=Non
         else:
             Message.objects.filter(conversation__in=conversations).update(body=ERASED_BODY, name="")
             SurveyAnswer.objects.filter(conversation__in=conversations).update(comment="")
-            conversations.update(last_message="")
+            conversations.update(
+                last_message="", browser="", os="", device="", time_zone="", pages=[]
+            )
             for visitor in visitors:  # a few per contact; each needs its own key
                 visitor.contact = None
                 visitor.key = new_visitor_key()

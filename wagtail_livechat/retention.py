@@ -1,7 +1,9 @@
 """Retention: closed conversations older than ``WAGTAIL_LIVECHAT_RETENTION_DAYS``
 are deleted with their messages, survey answers and whatever the data
-sections keep of them (attachments), and so are the visitors left with no
-conversation and no contact. ``manage.py livechat_purge`` runs it from cron.
+sections keep of them (attachments: rows and files), and so are the
+visitors left with no conversation and no contact, and the webhook
+deliveries made before the same cutoff (their payloads copy names,
+addresses and messages). ``manage.py livechat_purge`` runs it from cron.
 
 Safe to run at any time and as often as wanted: each batch is its own short
 transaction that locks the conversations it deletes (an agent reopening one
@@ -19,7 +21,7 @@ from django.utils import timezone
 
 from . import personal_data
 from .conf import conf
-from .models import Conversation, Message, SurveyAnswer, Visitor
+from .models import Conversation, Message, SurveyAnswer, Visitor, WebhookDelivery
 
 BATCH_SIZE = 500
 
@@ -42,9 +44,16 @@ def stale_visitors(before: datetime):
     )
 
 
+def expired_deliveries(before: datetime):
+    """Webhook deliveries made before ``before``, whatever their status (by
+    then even a failing one has long had its last attempt)."""
+    return WebhookDelivery.objects.filter(created_at__lt=before)
+
+
 def _empty(sections) -> dict:
     counts = {"conversations": 0, "messages": 0, "survey_answers": 0, "visitors": 0}
     counts.update({section.name: 0 for section in sections})
+    counts["webhook_deliveries"] = 0
     return counts
 
 
@@ -69,6 +78,9 @@ def purge(
         counts["survey_answers"] = SurveyAnswer.objects.filter(conversation__in=expired).count()
         # Visitors whose last conversation goes now count on the next run.
         counts["visitors"] = stale_visitors(before).count()
+        for section in sections:
+            counts[section.name] = section.count(expired)
+        counts["webhook_deliveries"] = expired_deliveries(before).count()
         return counts
     while True:
         with transaction.atomic():
@@ -97,4 +109,9 @@ def purge(
             counts["visitors"] += deleted.get(Visitor._meta.label, 0)
             if not deleted:
                 break
+    while True:
+        ids = list(expired_deliveries(before).values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            break
+        counts["webhook_deliveries"] += WebhookDelivery.objects.filter(pk__in=ids).delete()[0]
     return counts

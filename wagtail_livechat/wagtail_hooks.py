@@ -11,7 +11,7 @@ from wagtail.admin.ui.tables import LiveStatusTagColumn, UpdatedAtColumn
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import ReorderView, SnippetViewSet, SnippetViewSetGroup
 
-from . import admin_views, audit, config, reports, service
+from . import admin_views, attachment_data, audit, config, personal_data, reports, service
 from .compat import SubmenuHookMixin
 from .consent_admin import ConsentRecordViewSet
 from .contact_admin import ContactViewSet
@@ -77,6 +77,8 @@ def register_report_permissions():
 
 
 hooks.register("register_log_actions", audit.register_actions)
+# Attachments are exported, erased and purged with their conversations.
+hooks.register(personal_data.SECTION_HOOK, attachment_data.Attachments)
 
 
 @hooks.register("register_icons")

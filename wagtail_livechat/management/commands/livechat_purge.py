@@ -7,10 +7,11 @@ from ... import retention
 
 class Command(BaseCommand):
     help = (
-        "Delete closed conversations (with their messages and survey answers) closed "
-        "more than WAGTAIL_LIVECHAT_RETENTION_DAYS days ago, and visitors left with "
-        "no conversation and no contact. Safe to run from cron: batched, idempotent; "
-        "prints what it removed. Does nothing while the setting is None."
+        "Delete closed conversations (with their messages, survey answers and attachment "
+        "files) closed more than WAGTAIL_LIVECHAT_RETENTION_DAYS days ago, visitors left "
+        "with no conversation and no contact, and webhook deliveries older than that. "
+        "Safe to run from cron: batched, idempotent; prints what it removed. Does nothing "
+        "while the setting is None."
     )
 
     def add_arguments(self, parser):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
@@ -45,7 +46,10 @@ async def channel_layer() -> dict:
     start = time.monotonic()
     backend = type(layer).__name__
     try:
-        channel = await layer.new_channel("livechat.health")
+        # A channel of its own, not one of this process's ("!") channels:
+        # channels-redis makes those wait behind the sockets' pending receive,
+        # and the check timed out whenever a socket was open.
+        channel = f"livechat-health.{uuid.uuid4().hex}"
         token = f"{time.time_ns()}"
         await layer.send(channel, {"type": "livechat.health", "token": token})
         message = await asyncio.wait_for(layer.receive(channel), conf.HEALTH_TIMEOUT)

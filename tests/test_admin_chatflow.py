@@ -217,7 +217,7 @@ def test_page_subtrees_are_chosen_with_wagtails_page_chooser(site):
     every page of the site would be unusable, and it has no tree)."""
     from wagtail.admin.widgets import AdminPageChooser
 
-    form_class = Chatflow.get_edit_handler().get_form_class()
+    form_class = Chatflow.snippet_viewset.get_edit_handler().get_form_class()
     subtree_form = form_class.formsets["page_subtrees"].form
     assert isinstance(subtree_form.base_fields["page"].widget, AdminPageChooser)
     html = site["client"].get(url("add")).content.decode()

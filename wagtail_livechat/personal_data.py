@@ -93,44 +93,45 @@ def conversations_of(contact: Contact) -> QuerySet:
 # -- Right of access ---------------------------------------------------------
 
 
+def _pick(instance, names) -> dict:
+    return {name: getattr(instance, name) for name in names}
+
+
 def _contact(contact: Contact) -> dict:
-    return {
-        "id": contact.pk,
-        "email": contact.email,
-        "name": contact.name,
-        "owner": contact.owner.get_username() if contact.owner else None,
-        "email_confirmed_at": contact.email_confirmed_at,
-        "identified_at": contact.identified_at,
-        "external_id": contact.external_id,
-        "data_consent_at": contact.data_consent_at,
-        "subscriptions": contact.subscriptions,
-        "created_at": contact.created_at,
-        "updated_at": contact.updated_at,
-    }
+    data = _pick(contact, ("id", "email", "name"))
+    data["owner"] = contact.owner.get_username() if contact.owner else None
+    return data | _pick(
+        contact,
+        (
+            "email_confirmed_at",
+            "identified_at",
+            "external_id",
+            "data_consent_at",
+            "subscriptions",
+            "created_at",
+            "updated_at",
+        ),
+    )
 
 
 def _visitor(visitor: Visitor) -> dict:
     # Not its key: that is a credential (the cookie), not data about anyone.
-    return {
-        "id": visitor.pk,
-        "created_at": visitor.created_at,
-        "last_seen_at": visitor.last_seen_at,
-        "page_url": visitor.page_url,
-        "page_title": visitor.page_title,
-        "contact_confirmed_at": visitor.contact_confirmed_at,
-        "pending_consents": visitor.pending_consents,
-    }
+    return _pick(
+        visitor,
+        (
+            "id",
+            "created_at",
+            "last_seen_at",
+            "page_url",
+            "page_title",
+            "contact_confirmed_at",
+            "pending_consents",
+        ),
+    )
 
 
 def _message(message: Message) -> dict:
-    return {
-        "seq": message.seq,
-        "author": message.author,
-        "name": message.name,
-        "body": message.body,
-        "note": message.note,
-        "created_at": message.created_at,
-    }
+    return _pick(message, ("seq", "author", "name", "body", "note", "created_at"))
 
 
 def _conversation(conversation: Conversation, messages: list[Message]) -> dict:

@@ -84,6 +84,8 @@ def office_kind(file) -> str | None:
             if types.file_size > _MAX_CONTENT_TYPES:
                 return None
             declared = package.read(types).decode("utf-8", "replace")
+    # zipfile raises NotImplementedError for a compression method it lacks:
+    # such a document is refused like a broken one.
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, NotImplementedError):
         return None
     for name, (part, content_type) in _OFFICE.items():

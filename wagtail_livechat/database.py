@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +43,18 @@ CHECK_CONNECTIONS_EVERY = 1.0  # seconds
 _checked = threading.local()
 _executors: dict[int, ThreadPoolExecutor] = {}
 _lock = threading.Lock()
+
+
+def _forget_executors() -> None:
+    """A forked child (a server that preloads the app and forks its workers,
+    a test's live server) inherits the executors but not their threads:
+    work handed to them would never run. It starts its own."""
+    global _lock
+    _executors.clear()
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_executors)
 
 
 def threads() -> int:

@@ -10,6 +10,7 @@ shares; there it is handed to a small thread pool of this process instead.
 from __future__ import annotations
 
 import logging
+import os
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import timedelta
 
@@ -31,6 +32,17 @@ OFFLINE_NOTIFY_EVERY = timedelta(minutes=15)
 
 _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="livechat-tasks")
 _running: set[Future] = set()
+
+
+def _new_pool() -> None:
+    """A forked child inherits the pool but not its threads: it starts its
+    own (see ``database``)."""
+    global _pool
+    _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="livechat-tasks")
+    _running.clear()
+
+
+os.register_at_fork(after_in_child=_new_pool)
 
 
 def after_commit(work, *args) -> None:

@@ -27,9 +27,11 @@ download its own browser here. Without it the tests are skipped, except in CI
 (``CI=true``), where they fail.
 """
 
+import json
 import multiprocessing
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
@@ -80,7 +82,52 @@ def _forked_daphne_process(**kwargs):
         def _Popen(process_obj):
             return fork.Process._Popen(process_obj)
 
+        def run(self):
+            # asgiref's one thread for thread-sensitive work (Channels' auth
+            # middleware runs there) is inherited without the thread once an
+            # async test has used it: every websocket would hang in connect.
+            from asgiref.sync import SyncToAsync
+
+            SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
+            super().run()
+
     return ForkedDaphneProcess(**kwargs)
+
+
+def _ready_for_restore(connection):
+    """Empty the database and put back its content types, before Django
+    restores the migrated data (serialized rollback) into it.
+
+    Two things break that restore otherwise. A transactional test without
+    serialized rollback (webhooks, faults, ...) ends with a flush that
+    recreates the content types and permissions (post_migrate) with new ids,
+    on whose unique names the restored rows collide. And the restore builds
+    Wagtail's tasks before their content types are back: ``Task.__init__``
+    then creates its content type under a new id (and caches it), so the
+    restored row collides or the cache points at another model. With the
+    content types in place first, under their migrated ids, the restore only
+    rewrites them."""
+    from django.contrib.contenttypes.models import ContentType
+    from django.core.management import call_command
+
+    contents = getattr(connection, "_test_serialized_contents", None)
+    if contents is None:
+        return None
+    if ContentType.objects.using(connection.alias).exists():
+        call_command(
+            "flush",
+            verbosity=0,
+            interactive=False,
+            database=connection.alias,
+            inhibit_post_migrate=True,
+        )
+    ContentType.objects.clear_cache()
+    ContentType.objects.using(connection.alias).bulk_create(
+        ContentType(id=row["pk"], **row["fields"])
+        for row in json.loads(contents)
+        if row["model"] == "contenttypes.contenttype"
+    )
+    return contents
 
 
 @pytest.fixture(scope="package")
@@ -91,7 +138,7 @@ def _browser_db(django_db_setup, django_db_blocker):
 
     with django_db_blocker.unblock():
         for connection in connections.all():
-            contents = getattr(connection, "_test_serialized_contents", None)
+            contents = _ready_for_restore(connection)
             if contents is not None:
                 connection.creation.deserialize_db_from_string(contents)
             connection.close()
@@ -151,7 +198,18 @@ def asgi_live_server(_browser_db, _shared_cache, django_db_blocker):
 
 
 @pytest.fixture
-def live_server_url(asgi_live_server, transactional_db, django_db_serialized_rollback):
+def _restorable_db(django_db_blocker):
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            _ready_for_restore(connection)
+
+
+@pytest.fixture
+def live_server_url(
+    asgi_live_server, _restorable_db, transactional_db, django_db_serialized_rollback
+):
     """The live server's URL, for a test whose writes the server sees."""
     return asgi_live_server
 

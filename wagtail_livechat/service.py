@@ -134,6 +134,19 @@ def collecting():
         _outbox.deliveries = None
 
 
+@contextmanager
+def sharing_transaction():
+    """Inside the block, a message's write runs in the caller's transaction
+    with no savepoint of its own (two statements fewer): the work of several
+    sockets shares it, and a failure rolls all of it back, after which each
+    runs again alone (``database.run_together``)."""
+    _outbox.shared = True
+    try:
+        yield
+    finally:
+        _outbox.shared = False
+
+
 def fan_out(*deliveries) -> None:
     """After the transaction commits, send each ``(group, event)``: only what
     is committed ever travels."""
@@ -324,7 +337,12 @@ def _append(
 
     insert = f"INSERT INTO {messages} ({', '.join(_COLUMNS)}) SELECT"  # noqa: S608
     single = connection.vendor == "postgresql"
-    with transaction.atomic() if not single or connection.in_atomic_block else nullcontext():
+    shared = getattr(_outbox, "shared", False)
+    if single and not connection.in_atomic_block:
+        atomic = nullcontext()
+    else:
+        atomic = transaction.atomic(savepoint=not shared)
+    with atomic:
         with connection.cursor() as cursor:
             if single:
                 sql, values = select(("c.last_seq", []), ("c.chatflow_id", []))

@@ -32,7 +32,6 @@ import multiprocessing
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from pathlib import Path
 
 import pytest
@@ -89,6 +88,13 @@ def _forked_daphne_process(**kwargs):
             from asgiref.sync import SyncToAsync
 
             SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
+            # Caches built before the fork (the earlier tests' local-memory
+            # one, with Wagtail's site root paths of a flushed database) must
+            # not serve this process: it builds its own, the shared one.
+            from asgiref.local import Local
+            from django.core.cache import caches
+
+            caches._connections = Local()
             super().run()
 
     return ForkedDaphneProcess(**kwargs)
@@ -159,11 +165,20 @@ def _shared_cache(tmp_path_factory):
         yield
 
 
+def _live_application():
+    """The site as the other live-server tests serve it (tests/live_asgi.py:
+    the content type cache emptied as each connection starts, since ids
+    change with each flush and restore), with its static files."""
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    from tests.live_asgi import application
+
+    return ASGIStaticFilesHandler(application)
+
+
 @pytest.fixture(scope="package")
 def asgi_live_server(_browser_db, _shared_cache, django_db_blocker):
     """The URL of a Daphne server running the site in a forked process."""
-    from channels.testing.live import make_application
-    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
     from django.db import connections
 
     for connection in connections.all():
@@ -179,7 +194,7 @@ def asgi_live_server(_browser_db, _shared_cache, django_db_blocker):
         # The child inherits the unblocked database access of this moment.
         process = _forked_daphne_process(
             host=HOST,
-            get_application=partial(make_application, static_wrapper=ASGIStaticFilesHandler),
+            get_application=_live_application,
         )
         process.start()
         try:

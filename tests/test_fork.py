@@ -50,3 +50,16 @@ def test_a_forked_child_runs_side_work():
         return _within(5, lambda: tasks._pool.submit(lambda: None).result())
 
     assert _in_child(check) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_database_threads_close_their_connections_before_a_fork():
+    from django.db import connection
+
+    def opened():
+        connection.ensure_connection()
+        return connection.connection is not None
+
+    assert asyncio.run(database.run(opened))[0] is True
+    database.close_connections()
+    assert asyncio.run(database.run(lambda: connection.connection is None))[0] is True

@@ -63,6 +63,27 @@ def _forget_executors() -> None:
 os.register_at_fork(after_in_child=_forget_executors)
 
 
+def close_connections(timeout: float = 10) -> None:
+    """Close the connections the database threads hold, and wait until they
+    are closed: before a process forks (a SQLite database must not be open in
+    a process that forks: the child can read a stale snapshot) or when it
+    stops."""
+    for executor in list(_executors.values()):
+        count = executor._max_workers
+        barrier = threading.Barrier(count)  # one each, every thread
+        futures = [executor.submit(_close_here, barrier, timeout) for _ in range(count)]
+        for future in futures:
+            future.result(timeout)
+
+
+def _close_here(barrier, timeout):
+    connections.close_all()
+    try:
+        barrier.wait(timeout)
+    except threading.BrokenBarrierError:
+        pass
+
+
 def threads() -> int:
     parallel = conf.PARALLEL_DATABASE
     if parallel is None:

@@ -88,13 +88,6 @@ def _forked_daphne_process(**kwargs):
             from asgiref.sync import SyncToAsync
 
             SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
-            # Caches built before the fork (the earlier tests' local-memory
-            # one, with Wagtail's site root paths of a flushed database) must
-            # not serve this process: it builds its own, the shared one.
-            from asgiref.local import Local
-            from django.core.cache import caches
-
-            caches._connections = Local()
             super().run()
 
     return ForkedDaphneProcess(**kwargs)
@@ -181,6 +174,8 @@ def asgi_live_server(_browser_db, _shared_cache, django_db_blocker):
     """The URL of a Daphne server running the site in a forked process."""
     from django.db import connections
 
+    from wagtail_livechat import database
+
     for connection in connections.all():
         if connection.vendor == "sqlite" and connection.is_in_memory_db():
             pytest.fail(
@@ -189,6 +184,10 @@ def asgi_live_server(_browser_db, _shared_cache, django_db_blocker):
             )
         # Never hand an open connection (a socket, for PostgreSQL) to the child.
         connection.close()
+    # Nor those of the sockets' database threads, which earlier async tests
+    # used: a SQLite file open across a fork let the server read an old
+    # snapshot (it served the flushed welcome page, and no widget).
+    database.close_connections()
 
     with modify_settings(ALLOWED_HOSTS={"append": HOST}), django_db_blocker.unblock():
         # The child inherits the unblocked database access of this moment.

@@ -158,6 +158,22 @@ def _shared_cache(tmp_path_factory):
         yield
 
 
+def _close_every_connection():
+    """Close every database connection of this process, whichever thread or
+    async context opened it: async tests leave some in their contexts, and a
+    SQLite file open across a fork let the server read an old snapshot (it
+    served the flushed database's welcome page: no widget, every browser
+    test failed in some orders of the suite)."""
+    import gc
+
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    for wrapper in gc.get_objects():
+        if isinstance(wrapper, BaseDatabaseWrapper) and wrapper.connection is not None:
+            wrapper.connection.close()
+            wrapper.connection = None
+
+
 def _live_application():
     """The site as the other live-server tests serve it (tests/live_asgi.py:
     the content type cache emptied as each connection starts, since ids
@@ -184,10 +200,10 @@ def asgi_live_server(_browser_db, _shared_cache, django_db_blocker):
             )
         # Never hand an open connection (a socket, for PostgreSQL) to the child.
         connection.close()
-    # Nor those of the sockets' database threads, which earlier async tests
-    # used: a SQLite file open across a fork let the server read an old
-    # snapshot (it served the flushed welcome page, and no widget).
+    # Nor any other: the sockets' database threads' (which earlier async
+    # tests used) and those async tests left in their contexts.
     database.close_connections()
+    _close_every_connection()
 
     with modify_settings(ALLOWED_HOSTS={"append": HOST}), django_db_blocker.unblock():
         # The child inherits the unblocked database access of this moment.

@@ -93,7 +93,8 @@ test-wheel: install
 # tests again on that stack.
 test-scaleout: install
 	$(SCALEOUT_ENV) $(BIN)/python -m pytest -q tests/test_scaleout.py tests/test_consumers.py tests/test_query_budget.py tests/test_config_endpoint.py tests/test_search_labels.py tests/test_labels_context_consumers.py \
-		tests/test_health.py tests/test_signals.py tests/test_personal_data_coverage.py tests/test_webhooks.py
+		tests/test_health.py tests/test_signals.py tests/test_personal_data_coverage.py tests/test_webhooks.py \
+		tests/test_group_commit.py
 	$(SCALEOUT_ENV) $(BIN)/python -m pytest -q tests/test_faults.py
 
 # Embedded (SQLite, in-memory layer), then scale-out (PostgreSQL, Redis);

@@ -61,3 +61,15 @@ def demo(db):
     from example_site.home.models import HomePage
 
     return HomePage.objects.get()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _database_threads_let_go(django_db_setup, django_db_blocker):
+    """The sockets' database threads keep their connections between hops;
+    closed before the test databases are dropped (PostgreSQL refuses to drop
+    a database that sessions still use)."""
+    yield
+    from wagtail_livechat import database
+
+    with django_db_blocker.unblock():
+        database.close_connections()

@@ -204,12 +204,9 @@ async def _write(writers: _Writers):
                 outcomes, deliveries = await run(_together, [(fn, args) for fn, args, *_ in batch])
             except Exception as error:
                 outcomes, deliveries = [_Failed(error)] * len(batch), []
-            layer = get_channel_layer()
-            for group, event in deliveries:
-                try:
-                    await layer.group_send(group, event)
-                except Exception:  # the record is safe; sockets repair gaps from it
-                    socketlog.error("notify", group=group)
+            # Each socket hears its own result first: a socket that got the
+            # event of a later message of the batch before the ack of its
+            # own would take its own for a gap and repair it from the record.
             for (*_, future), outcome in zip(batch, outcomes, strict=True):
                 if future.done():  # its socket went meanwhile
                     continue
@@ -217,6 +214,12 @@ async def _write(writers: _Writers):
                     future.set_exception(outcome.error)
                 else:
                     future.set_result(outcome)
+            layer = get_channel_layer()
+            for group, event in deliveries:
+                try:
+                    await layer.group_send(group, event)
+                except Exception:  # the record is safe; sockets repair gaps from it
+                    socketlog.error("notify", group=group)
     finally:
         writers.running -= 1
 
@@ -226,15 +229,19 @@ class _RolledBack(Exception):
 
 
 def _together(work):
-    if len(work) > 1:
-        try:
-            with transaction.atomic(), service.sharing_transaction():
-                outcomes = [fn(*args) for fn, args in work]
-                if transaction.get_rollback():
-                    raise _RolledBack
-            return outcomes
-        except Exception:  # each on its own, below
-            _replace_broken_connections()
+    if len(work) == 1:
+        # Alone, its errors reach ``_work``, which runs it again once on a
+        # new connection if the old one had died (a restarted database).
+        fn, args = work[0]
+        return [fn(*args)]
+    try:
+        with transaction.atomic(), service.sharing_transaction():
+            outcomes = [fn(*args) for fn, args in work]
+            if transaction.get_rollback():
+                raise _RolledBack
+        return outcomes
+    except Exception:  # each on its own, on a new connection if it died
+        _replace_broken_connections()
     return [_alone(fn, args) for fn, args in work]
 
 

@@ -169,7 +169,9 @@ def _close_every_connection():
     from django.db.backends.base.base import BaseDatabaseWrapper
 
     for wrapper in gc.get_objects():
-        if isinstance(wrapper, BaseDatabaseWrapper) and wrapper.connection is not None:
+        # type(), not isinstance(): that would evaluate lazy objects (a
+        # request's user, say) lying around.
+        if issubclass(type(wrapper), BaseDatabaseWrapper) and wrapper.connection is not None:
             wrapper.connection.close()
             wrapper.connection = None
 

@@ -62,11 +62,7 @@ class LivechatConsumer(AsyncWebsocketConsumer):
         here, on the event loop, so that the thread every socket of the
         process shares never waits on the channel layer."""
         result, deliveries = await database.run(fn, *args, **kwargs)
-        for group, event in deliveries:
-            try:
-                await self.channel_layer.group_send(group, event)
-            except Exception:  # the record is safe; sockets repair gaps from it
-                socketlog.error("notify", group=group)
+        await database.deliver(self.channel_layer, deliveries)
         return result
 
     async def dispatch(self, message):

@@ -214,14 +214,18 @@ async def _write(writers: _Writers):
                     future.set_exception(outcome.error)
                 else:
                     future.set_result(outcome)
-            layer = get_channel_layer()
-            for group, event in deliveries:
-                try:
-                    await layer.group_send(group, event)
-                except Exception:  # the record is safe; sockets repair gaps from it
-                    socketlog.error("notify", group=group)
+            await deliver(get_channel_layer(), deliveries)
     finally:
         writers.running -= 1
+
+
+async def deliver(layer, deliveries) -> None:
+    """Send what committed work fanned out, from the event loop."""
+    for group, event in deliveries:
+        try:
+            await layer.group_send(group, event)
+        except Exception:  # the record is safe; sockets repair gaps from it
+            socketlog.error("notify", group=group)
 
 
 class _RolledBack(Exception):
